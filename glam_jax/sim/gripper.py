@@ -1,0 +1,85 @@
+"""A parallel-jaw gripper builder, shared by every embodiment (2F-85 class, Hand-E class, UMI).
+
+The gripper hangs off a mount frame whose +z points away from the wrist. Two fingers slide along ±y,
+coupled by an equality constraint and driven by one position actuator on the left finger; finger
+displacement q = 0 means the pads touch, so the opening between the pads is 2q. The TCP site sits between
+the pad centres.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from glam_jax.sim.mjcf import GRIPPER_COLLISION, VISUAL, Part, vec
+
+
+@dataclasses.dataclass(frozen=True)
+class GripperGeometry:
+  stroke: float             # maximum opening between the pads (m)
+  palm_length: float        # mount to finger base along +z (m)
+  finger_length: float      # finger base to finger tip (m)
+  palm_half: tuple = (0.03, 0.045)
+  pad_half: tuple = (0.011, 0.004, 0.018)   # x, y (thickness), z (height)
+  palm_mass: float = 0.8
+  finger_mass: float = 0.05
+  kp: float = 1000.0
+  kv: float = 10.0
+  force: float = 40.0
+  body_rgba: tuple = (0.15, 0.15, 0.17, 1)
+  finger_rgba: tuple = (0.25, 0.25, 0.28, 1)
+  pad_rgba: tuple = (0.85, 0.45, 0.1, 1)
+  extra_visual: str = ''    # decorations in the mount frame (e.g. the UMI camera)
+
+  @property
+  def tcp_offset(self) -> float:
+    return self.palm_length + self.finger_length - self.pad_half[2]
+
+
+ROBOTIQ_2F85 = GripperGeometry(stroke=0.085, palm_length=0.06, finger_length=0.08)
+
+
+@dataclasses.dataclass(frozen=True)
+class GripperNames:
+  left_joint: str
+  right_joint: str
+  actuator: str
+  tcp_site: str
+  pad_geoms: tuple
+  max_q: float
+
+
+def build(prefix: str, g: GripperGeometry) -> tuple[Part, GripperNames]:
+  """MJCF for one gripper, to be placed inside its mount body."""
+  p = prefix
+  px, py, pz = g.pad_half
+  tip = g.palm_length + g.finger_length
+  max_q = g.stroke / 2
+  finger_half = (0.011, 0.005, g.finger_length / 2)
+
+  def finger(side: str, sign: int) -> str:
+    return f"""
+      <body name="{p}{side}_finger" pos="0 0 0" gravcomp="1">
+        <joint name="{p}{side}_finger" type="slide" axis="0 {sign} 0" range="0 {max_q}" armature="0.005"
+               damping="0.5"/>
+        <geom name="{p}{side}_finger" type="box" size="{vec(finger_half)}" mass="{g.finger_mass}"
+              pos="{vec(0, sign * (2 * py + finger_half[1]), g.palm_length + g.finger_length / 2)}"
+              rgba="{vec(g.finger_rgba)}" {VISUAL}/>
+        <geom name="{p}{side}_pad" type="box" size="{vec(px, py, pz)}" mass="0.01"
+              pos="{vec(0, sign * py, tip - pz)}" rgba="{vec(g.pad_rgba)}" friction="1.5 0.01 0.001"
+              {GRIPPER_COLLISION}/>
+      </body>"""
+
+  body = f"""
+    <geom name="{p}palm" type="box" size="{vec(g.palm_half[0], g.palm_half[1], g.palm_length / 2)}"
+          pos="{vec(0, 0, g.palm_length / 2)}" mass="{g.palm_mass}" rgba="{vec(g.body_rgba)}"
+          {GRIPPER_COLLISION}/>
+    {g.extra_visual}
+    <site name="{p}tcp" pos="{vec(0, 0, g.tcp_offset)}" size="0.005" rgba="1 0 0 0"/>
+    {finger('left', 1)}
+    {finger('right', -1)}"""
+  actuators = (f'<position name="{p}gripper" joint="{p}left_finger" kp="{g.kp}" kv="{g.kv}" '
+               f'ctrlrange="0 {max_q}" forcerange="{-g.force} {g.force}"/>\n')
+  equalities = (f'<joint joint1="{p}right_finger" joint2="{p}left_finger" polycoef="0 1 0 0 0" '
+                f'solref="0.005 1"/>\n')
+  names = GripperNames(f'{p}left_finger', f'{p}right_finger', f'{p}gripper', f'{p}tcp',
+                       (f'{p}left_pad', f'{p}right_pad', f'{p}palm'), max_q)
+  return Part(body, actuators, equalities), names

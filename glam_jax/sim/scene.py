@@ -1,0 +1,91 @@
+"""Assembles a task's scene for an embodiment: table, lights, the two cameras, the arm(s) and the objects.
+
+Physics options follow MuJoCo Playground's manipulation settings (implicitfast, pyramidal cones, few solver
+iterations, Euler damping off), which DESIGN.md §3 measured as the fast ones for MJX.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+
+from glam_jax.sim import kinova, tasks, umi, ur5e
+from glam_jax.sim.mjcf import TABLE_COLLISION, Part, look_at_xyaxes, vec
+
+ROBOTS = {'kinova': kinova.build, 'umi': umi.build, 'ur5e': ur5e.build}
+EMBODIMENTS = tuple(ROBOTS)
+BIMANUAL_BASES = (('left/', (0.0, 0.3, 0.0)), ('right/', (0.0, -0.3, 0.0)))
+
+# Fixed cameras: (position, look-at point, up vector of the image, vertical field of view in degrees).
+CAMERAS = {
+    'overhead': ((0.475, 0.0, 0.95), (0.475, 0.0, 0.0), (1.0, 0.0, 0.0), 34.0),
+    'front': ((1.05, 0.0, 0.5), (0.45, 0.0, 0.04), (0.0, 0.0, 1.0), 45.0),
+}
+TABLE_HALF = (0.8, 0.8)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicsOptions:
+  sim_dt: float = 0.005
+  iterations: int = 4
+  ls_iterations: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+  task: tasks.Task
+  embodiment: str
+  xml: str
+  arms: tuple                # ArmSpec per arm
+  objects: tuple             # ObjectSpec per object
+
+  def compile(self) -> mujoco.MjModel:
+    return mujoco.MjModel.from_xml_string(self.xml)
+
+
+def check_embodiment(embodiment: str) -> None:
+  if embodiment not in ROBOTS:
+    raise ValueError(f'unknown embodiment {embodiment!r}; valid embodiments: {", ".join(EMBODIMENTS)}')
+
+
+def build_scene(task_name: str, embodiment: str, physics: PhysicsOptions = PhysicsOptions()) -> Scene:
+  task = tasks.get_task(task_name)
+  check_embodiment(embodiment)
+  bases = BIMANUAL_BASES if task.bimanual else (('', (0.0, 0.0, 0.0)),)
+  part, arms = Part(''), []
+  for prefix, pos in bases:
+    arm_part, spec = ROBOTS[embodiment](prefix, pos)
+    part, arms = part + arm_part, arms + [spec]
+  objs = []
+  for make in task.object_builders:
+    obj_part, spec = make()
+    part, objs = part + obj_part, objs + [spec]
+  cameras = ''.join(
+      f'<camera name="{name}" pos="{vec(pos)}" xyaxes="{look_at_xyaxes(pos, at, up)}" fovy="{fovy}"/>\n'
+      for name, (pos, at, up, fovy) in CAMERAS.items())
+  xml = f"""
+<mujoco model="{task_name}_{embodiment}">
+  <compiler angle="radian" autolimits="true"/>
+  <option timestep="{physics.sim_dt}" integrator="implicitfast" cone="pyramidal" iterations="{physics.iterations}"
+          ls_iterations="{physics.ls_iterations}">
+    <flag eulerdamp="disable"/>
+  </option>
+  <visual><global offwidth="640" offheight="480"/></visual>
+  <asset>
+    <material name="table" rgba="0.62 0.5 0.38 1"/>
+  </asset>
+  <worldbody>
+    <light name="key" pos="0.6 0.4 1.5" dir="-0.2 -0.3 -1" directional="true"/>
+    <geom name="table" type="plane" size="{vec(*TABLE_HALF, 0.05)}" material="table" friction="1 0.01 0.001"
+          {TABLE_COLLISION}/>
+    {cameras}
+    {part.body}
+  </worldbody>
+  <actuator>
+    {part.actuators}
+  </actuator>
+  <equality>
+    {part.equalities}
+  </equality>
+</mujoco>"""
+  return Scene(task, embodiment, xml, tuple(arms), tuple(objs))
