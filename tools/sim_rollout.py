@@ -56,9 +56,9 @@ def main(argv):
   t0 = time.time()
   for _ in tqdm(range(steps // chunk), desc=f'{env.task.name}/{env.embodiment} x{n}', unit='chunk'):
     states, carries, keys, rec = run(states, carries, keys)
-    ever |= np.asarray(rec['success']).any(axis=1)
+    ever |= np.asarray(rec['success']).any(axis=0)      # rec leaves: (time, env, ...)
     for v in views:
-      frames[v].extend(np.asarray(rec[v][:show]).transpose(1, 0, 2, 3, 4))
+      frames[v].extend(np.asarray(rec[v][:, :show]))
   elapsed = time.time() - t0
 
   os.makedirs(_OUT_DIR.value, exist_ok=True)

@@ -11,15 +11,16 @@ from glam_jax.sim import gripper as gripper_lib
 from glam_jax.sim.arm import ArmSpec
 from glam_jax.sim.mjcf import VISUAL, Part, quat_axis_angle, vec
 
-# (name, offset of this body in its parent, rotation about x relative to the parent, mass, link radius)
+# (name, offset of this body in its parent, rotation about x relative to the parent, mass, link radius).
+# Radii strictly decrease so that adjacent capsules never share an end sphere (ties speckle the image).
 _CHAIN = (
     ('shoulder', (0, 0, 0.15643), np.pi, 1.38, 0.052),
     ('half_arm_1', (0, 0.005375, -0.12838), np.pi / 2, 1.16, 0.05),
-    ('half_arm_2', (0, -0.21038, -0.006375), -np.pi / 2, 1.16, 0.05),
+    ('half_arm_2', (0, -0.21038, -0.006375), -np.pi / 2, 1.16, 0.047),
     ('forearm', (0, 0.006375, -0.21038), np.pi / 2, 0.93, 0.045),
-    ('wrist_1', (0, -0.20843, -0.006375), -np.pi / 2, 0.68, 0.04),
+    ('wrist_1', (0, -0.20843, -0.006375), -np.pi / 2, 0.68, 0.042),
     ('wrist_2', (0, 0.00017505, -0.10593), np.pi / 2, 0.68, 0.04),
-    ('bracelet', (0, -0.10593, -0.00017505), -np.pi / 2, 0.5, 0.04),
+    ('bracelet', (0, -0.10593, -0.00017505), -np.pi / 2, 0.5, 0.038),
 )
 FLANGE_OFFSET = (0, 0, -0.061525)
 LIMITS = (None, 2.24, None, 2.57, None, 2.09, None)   # None: continuous joint

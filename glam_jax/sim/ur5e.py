@@ -12,12 +12,13 @@ from glam_jax.sim.arm import ArmSpec
 from glam_jax.sim.mjcf import VISUAL, Part, quat_axis_angle, vec
 
 _Y90 = quat_axis_angle((0, 1, 0), np.pi / 2)
-# (name, offset in parent, body quat, joint axis, mass, radius, link segment in the body frame)
+# (name, offset in parent, body quat, joint axis, mass, radius, link segment in the body frame); radii
+# strictly decrease so adjacent capsules never share an end sphere.
 _CHAIN = (
     ('shoulder', (0, 0, 0.1625), (1, 0, 0, 0), (0, 0, 1), 3.7, 0.06, (0, 0.138, 0)),
     ('upper_arm', (0, 0.138, 0), _Y90, (0, 1, 0), 8.393, 0.055, (0, 0, 0.425)),
-    ('forearm', (0, -0.131, 0.425), (1, 0, 0, 0), (0, 1, 0), 2.275, 0.045, (0, 0, 0.3922)),
-    ('wrist_1', (0, 0, 0.3922), _Y90, (0, 1, 0), 1.219, 0.04, (0, 0.127, 0)),
+    ('forearm', (0, -0.131, 0.425), (1, 0, 0, 0), (0, 1, 0), 2.275, 0.047, (0, 0, 0.3922)),
+    ('wrist_1', (0, 0, 0.3922), _Y90, (0, 1, 0), 1.219, 0.042, (0, 0.127, 0)),
     ('wrist_2', (0, 0.127, 0), (1, 0, 0, 0), (0, 0, 1), 1.219, 0.04, (0, 0, 0.0997)),
     ('wrist_3', (0, 0, 0.0997), (1, 0, 0, 0), (0, 1, 0), 0.1879, 0.038, (0, 0.0996, 0)),
 )
