@@ -1,0 +1,215 @@
+"""The Grain input pipeline: a weighted mixture of heterogeneous sources, as stage-1 or stage-2 batches.
+
+Per source: a table of transitions (episode, step) -> shuffle (reshuffled every epoch) -> repeat -> a loader
+that reads the step(s) and shapes them into one common structure. Sources are mixed by weight, sliced by
+JAX process, batched, and iterated with optional multi-process prefetch. The iterator state
+(`get_state`/`set_state`) restores to exactly the same next batch.
+
+Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 2), in both stages:
+- stage 1: `obs` and `next_obs` (the chosen image keys, `ee_pose`, `gripper`), and the target-only fields
+  `proprio`, `next_proprio`, `action` (zeros for auxiliary sources; `is_target` says which);
+- stage 2: `obs` at t, `proprio` (target only), and label chunks over t .. t+H-1: `actions` (target only)
+  and `latents` (when relabelling labels are given), with `chunk_mask` false where t+i runs past the
+  episode's last transition (padded entries repeat the last valid label).
+`source` is the index of the element's source.
+
+Low-dimensional fields are standardised with the *target* dataset's statistics for every source, so a
+given end-effector pose means the same numbers whichever source it came from. `proprio` is the target's
+joint positions followed by its gripper opening. Actions stay in the env's [-1, 1] scale.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import grain
+import jax
+import numpy as np
+from absl import flags
+
+from glam_jax.data.reader import Dataset
+from glam_jax.data.schema import DatasetError
+from glam_jax.data.stats import Normalizer
+
+SHARED_KEYS = ('ee_pose', 'gripper')
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  path: str
+  weight: float = 1.0
+  target: bool | None = None      # None: the first source with actions and proprioception is the target
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  sources: tuple                       # of Source
+  image_keys: tuple = ('overhead/rgb', 'front/rgb')
+  batch_size: int = 64                 # global batch, split over JAX processes
+  stage: int = 1
+  horizon: int = 20                    # stage 2 chunk length H
+  seed: int = 0
+  normalize: bool = True
+  eval_episodes: int = 0               # the last N episodes of each source are held out
+  split: str = 'train'                 # 'train', 'eval' (the held-out ones) or 'all'
+  num_workers: int = 0                 # Grain worker processes (0: read in the main process)
+  prefetch: int = 2                    # batches buffered per worker / thread
+
+
+def _episodes(ds: Dataset, eval_episodes: int, split: str) -> np.ndarray:
+  n = ds.num_episodes
+  if eval_episodes >= n:
+    raise DatasetError(f'{ds.path}: eval_episodes ({eval_episodes}) leaves no training episodes of {n}')
+  if split == 'train':
+    return np.arange(n - eval_episodes)
+  if split == 'eval':
+    if eval_episodes <= 0:
+      raise ValueError('split="eval" needs eval_episodes > 0')
+    return np.arange(n - eval_episodes, n)
+  if split == 'all':
+    return np.arange(n)
+  raise ValueError(f'unknown split {split!r}; valid: train, eval, all')
+
+
+def transition_table(ds: Dataset, episodes: np.ndarray) -> np.ndarray:
+  """(N, 2) int32 rows (episode, t) for every transition t -> t+1 of the given episodes."""
+  rows = [np.stack([np.full(ds.lengths[e] - 1, e), np.arange(ds.lengths[e] - 1)], 1) for e in episodes]
+  return np.concatenate(rows).astype(np.int32)
+
+
+def _pick_target(datasets, sources) -> int:
+  marked = [i for i, s in enumerate(sources) if s.target]
+  if len(marked) > 1:
+    raise ValueError(f'more than one source is marked as the target: {[sources[i].path for i in marked]}')
+  if marked:
+    i = marked[0]
+  else:
+    eligible = [i for i, d in enumerate(datasets) if d.meta['has_actions'] and d.meta['has_proprio']]
+    if not eligible:
+      raise DatasetError('no source has actions and proprioception; one must be the target robot')
+    i = eligible[0]
+  d = datasets[i]
+  if not (d.meta['has_actions'] and d.meta['has_proprio']):
+    raise DatasetError(f'{d.path}: the target source needs actions and proprioception '
+                       f'(has_actions={d.meta["has_actions"]}, has_proprio={d.meta["has_proprio"]})')
+  return i
+
+
+def _check_compatible(datasets, target: int, image_keys) -> None:
+  ref = datasets[target]
+  for d in datasets:
+    for k in image_keys:
+      if k not in d.meta['frame_fields']:
+        raise DatasetError(f'{d.path}: field "{k}" is not stored (has {list(d.meta["frame_fields"])})')
+      if d.meta['frame_fields'][k] != ref.meta['frame_fields'][k]:
+        raise DatasetError(f'{d.path}: field "{k}" is {d.meta["frame_fields"][k]}, the target has '
+                           f'{ref.meta["frame_fields"][k]}')
+    for k in SHARED_KEYS:
+      if d.meta['lowdim_fields'][k]['dim'] != ref.meta['lowdim_fields'][k]['dim']:
+        raise DatasetError(f'{d.path}: field "{k}" has dim {d.meta["lowdim_fields"][k]["dim"]}, the target '
+                           f'has {ref.meta["lowdim_fields"][k]["dim"]} (same task and arm count needed)')
+
+
+class _Loader:
+  """Reads one transition of one source into the common element structure (runs in Grain workers)."""
+
+  def __init__(self, ds: Dataset, index: int, is_target: bool, target_meta: dict, norm: Normalizer,
+               config: PipelineConfig, labels: np.ndarray | None):
+    self.ds, self.index, self.is_target, self.norm, self.config = ds, index, is_target, norm, config
+    lf = target_meta['lowdim_fields']
+    self.proprio_dim = lf['joint_pos']['dim'] + lf['gripper']['dim']
+    self.action_dim = lf['action']['dim']
+    self.labels = labels
+
+  def _obs(self, ep: int, t: int) -> dict:
+    frame = self.ds.frame(ep, t)
+    e = self.ds.episodes[ep]
+    obs = {k: frame[k] for k in self.config.image_keys}
+    for k in SHARED_KEYS:
+      obs[k] = self.norm.normalize(k, e[k][t]).astype(np.float32)
+    return obs
+
+  def _proprio(self, ep: int, t: int) -> np.ndarray:
+    if not self.is_target:
+      return np.zeros(self.proprio_dim, np.float32)
+    e = self.ds.episodes[ep]
+    return np.concatenate([self.norm.normalize(k, e[k][t]) for k in ('joint_pos', 'gripper')]).astype(np.float32)
+
+  def __call__(self, row) -> dict:
+    ep, t = int(row[0]), int(row[1])
+    out = {'obs': self._obs(ep, t), 'proprio': self._proprio(ep, t), 'is_target': np.bool_(self.is_target),
+           'source': np.int32(self.index)}
+    if self.config.stage == 1:
+      out['next_obs'] = self._obs(ep, t + 1)
+      out['next_proprio'] = self._proprio(ep, t + 1)
+      out['action'] = (self.ds.episodes[ep]['action'][t].astype(np.float32) if self.is_target
+                       else np.zeros(self.action_dim, np.float32))
+      return out
+    last = int(self.ds.lengths[ep]) - 2            # last transition of the episode
+    steps = t + np.arange(self.config.horizon)
+    out['chunk_mask'] = steps <= last
+    steps = np.minimum(steps, last)
+    out['actions'] = (self.ds.episodes[ep]['action'][steps].astype(np.float32) if self.is_target
+                      else np.zeros((self.config.horizon, self.action_dim), np.float32))
+    if self.labels is not None:
+      out['latents'] = self.labels[self.ds.offsets[ep] + steps].astype(np.float32)
+    return out
+
+
+def make_dataset(config: PipelineConfig, labels: dict | None = None, process_index: int | None = None,
+                 process_count: int | None = None) -> tuple[grain.MapDataset, dict]:
+  """The batched, mixed MapDataset for this process, and a description (datasets, target, lengths).
+
+  `labels` maps a source path to per-step latent labels (num_steps, d) aligned with the dataset's steps.
+  """
+  if not config.sources:
+    raise ValueError('the pipeline needs at least one source')
+  if config.stage not in (1, 2):
+    raise ValueError(f'stage must be 1 or 2, got {config.stage}')
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  if config.batch_size % process_count:
+    raise ValueError(f'batch_size {config.batch_size} is not divisible by {process_count} processes')
+  weights = [float(s.weight) for s in config.sources]
+  if any(w < 0 for w in weights) or sum(weights) <= 0:
+    raise ValueError(f'source weights must be non-negative with a positive sum, got {weights}')
+  datasets = [Dataset(s.path) for s in config.sources]
+  target = _pick_target(datasets, config.sources)
+  _check_compatible(datasets, target, config.image_keys)
+  tmeta = datasets[target].meta
+  keys = SHARED_KEYS + ('joint_pos',) if config.normalize else ()
+  norm = Normalizer(datasets[target].stats, keys)
+  labels = labels or {}
+  parts, used, sizes = [], [], []
+  for i, (src, ds) in enumerate(zip(config.sources, datasets)):
+    if src.weight == 0:
+      continue
+    table = transition_table(ds, _episodes(ds, config.eval_episodes, config.split))
+    lab = labels.get(src.path)
+    if lab is not None and len(lab) != ds.meta['num_steps']:
+      raise DatasetError(f'{src.path}: labels have {len(lab)} rows, the dataset has {ds.meta["num_steps"]} steps')
+    if config.stage == 2 and labels and lab is None:
+      raise ValueError(f'labels given for some sources but not for {src.path}')
+    loader = _Loader(ds, i, i == target, tmeta, norm, config, lab)
+    part = grain.MapDataset.source(table).shuffle(seed=config.seed + 7919 * i).repeat().map(loader)
+    parts.append(part)
+    used.append(src.weight)
+    sizes.append(len(table))
+  mixed = grain.MapDataset.mix(parts, used) if len(parts) > 1 else parts[0]
+  mixed = mixed[process_index::process_count]
+  batched = mixed.batch(config.batch_size // process_count, drop_remainder=True)
+  info = {'datasets': datasets, 'target': target, 'transitions': sizes,
+          'action_dim': tmeta['action_dim'], 'proprio_dim': tmeta['lowdim_fields']['joint_pos']['dim']
+          + tmeta['lowdim_fields']['gripper']['dim'], 'normalizer': norm}
+  return batched, info
+
+
+def make_iterator(dataset: grain.MapDataset, config: PipelineConfig):
+  """A checkpointable iterator (`get_state`/`set_state`), with `config.num_workers` prefetch processes."""
+  it = dataset.to_iter_dataset(grain.ReadOptions(num_threads=max(1, config.prefetch),
+                                                 prefetch_buffer_size=config.prefetch))
+  if config.num_workers > 0:
+    if not flags.FLAGS.is_parsed():      # Grain workers read absl flags; libraries and tests run without app.run
+      flags.FLAGS.mark_as_parsed()
+    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=config.num_workers,
+                                                     per_worker_buffer_size=config.prefetch))
+  return iter(it)

@@ -1,0 +1,137 @@
+"""Generates a dataset of successful scripted episodes for one (task, source): batches of attempts in MJX,
+failures dropped and counted, kept steps rendered and written atomically.
+
+What a source stores follows what the real data would have: the target arm and the second arm store their
+joint positions and their own actions; the hand-held UMI stores images, end-effector pose and gripper
+opening only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm import tqdm
+
+from glam_jax.data.schema import DatasetError
+from glam_jax.data.writer import DatasetWriter
+from glam_jax.demos import collect
+from glam_jax.sim import camera, make_env
+
+SOURCES = {'kinova': True, 'umi': False, 'ur5e': True}     # source -> stores actions (labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateConfig:
+  task: str
+  source: str
+  episodes: int
+  out: str
+  seed: int = 0
+  image_size: int = 64
+  views: tuple = ('overhead', 'front')
+  depth: bool = False              # also store z-depth images (float32; large)
+  batch: int = 64                  # attempts per compiled call
+  render_chunk: int = 256          # frames per compiled render call
+  min_success_rate: float = 0.5    # give up when attempts outrun this rate
+  overwrite: bool = False
+  progress: bool = True
+
+
+def source_seed(seed: int, source: str) -> int:
+  """Distinct seeds per source of a recipe, so sources do not share object placements."""
+  return 100 * seed + list(SOURCES).index(source)
+
+
+def check_source(source: str) -> None:
+  if source not in SOURCES:
+    raise ValueError(f'unknown source {source!r}; valid sources: {", ".join(SOURCES)}')
+
+
+def _mesh_batch(batch: int) -> tuple[Mesh, int]:
+  devices = np.array(jax.devices())
+  batch = -(-batch // len(devices)) * len(devices)       # a multiple of the device count
+  return Mesh(devices, ('data',)), batch
+
+
+def generate(cfg: GenerateConfig) -> dict:
+  """Writes `cfg.out` and returns its meta (with timing and success figures)."""
+  check_source(cfg.source)
+  if cfg.episodes < 1:
+    raise ValueError(f'episodes must be positive, got {cfg.episodes}')
+  t_start = time.time()
+  env = make_env(cfg.task, cfg.source, render=False)
+  rig = camera.make_rig(env.mj_model, cfg.views, cfg.image_size, cfg.image_size, env.mask_geoms)
+  mesh, batch = _mesh_batch(cfg.batch)
+  shard = NamedSharding(mesh, PartitionSpec('data'))
+  render_chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
+  run = collect.make_collector(env)
+  render = collect.make_renderer(rig)
+  image_keys = [f'{v}/{k}' for v in cfg.views for k in (('rgb', 'mask', 'depth') if cfg.depth else ('rgb', 'mask'))]
+  size = (cfg.image_size, cfg.image_size)
+  frame_fields = {k: {'shape': size + ((3,) if k.endswith('rgb') else ()),
+                      'dtype': 'float32' if k.endswith('depth') else 'uint8'} for k in image_keys}
+  has_actions, has_proprio = SOURCES[cfg.source], all(a.has_proprio for a in env.arms)
+  num_arms = len(env.arms)
+  lowdim = {'ee_pose': 9 * num_arms, 'gripper': num_arms}
+  if has_proprio:
+    lowdim['joint_pos'] = sum(len(a.joints) for a in env.arms)
+  if has_actions:
+    lowdim['action'] = env.action_size
+  lowdim_fields = {k: {'dim': d, 'dtype': 'float32'} for k, d in lowdim.items()}
+
+  attempts = kept = successes = 0
+  max_attempts = int(cfg.episodes / cfg.min_success_rate) + batch
+  base = jax.random.PRNGKey(cfg.seed)
+  bar = tqdm(total=cfg.episodes, desc=f'{cfg.task}/{cfg.source}', unit='ep', disable=not cfg.progress)
+  with DatasetWriter(cfg.out, frame_fields, lowdim_fields, overwrite=cfg.overwrite) as writer:
+    i = 0
+    while kept < cfg.episodes:
+      if attempts >= max_attempts:
+        raise RuntimeError(f'{cfg.task}/{cfg.source}: only {kept} successes in {attempts} attempts '
+                           f'(below {cfg.min_success_rate:.0%}); the scripted demonstrator is failing')
+      keys = jax.device_put(jax.random.split(jax.random.fold_in(base, i), batch), shard)
+      b = collect.to_batch(run(keys))
+      i += 1
+      attempts += batch
+      successes += int(b.success.sum())
+      good = np.flatnonzero(b.success)[:cfg.episodes - kept]
+      if len(good) == 0:
+        continue
+      eps = [b.episode(j) for j in good]
+      pos = np.concatenate([e['geom_xpos'] for e in eps])
+      mat = np.concatenate([e['geom_xmat'] for e in eps])
+      images = collect.render_frames(lambda p, r: render(jax.device_put(p, shard), jax.device_put(r, shard)),
+                                     pos, mat, render_chunk, image_keys)
+      start = 0
+      for e in eps:
+        n = len(e['ee_pose'])
+        writer.add_episode({k: e[k] for k in lowdim}, {k: v[start:start + n] for k, v in images.items()})
+        start += n
+      kept += len(eps)
+      bar.update(len(eps))
+      bar.set_postfix(success=f'{b.success.mean():.0%}')
+    bar.close()
+    # The success rate counts every attempt, including the whole batch that completed the dataset.
+    meta = writer.close(
+        task=cfg.task, source=cfg.source, embodiment=env.embodiment, num_arms=num_arms, has_actions=has_actions,
+        has_proprio=has_proprio, action_dim=env.action_size if has_actions else 0,
+        proprio_dim=(lowdim.get('joint_pos', 0) + num_arms) if has_proprio else 0, ctrl_dt=env.dt,
+        image_size=cfg.image_size, views=list(cfg.views), seed=cfg.seed,
+        scripted_success_rate=successes / attempts, attempts=attempts,
+        generation_seconds=round(time.time() - t_start, 1))
+  return meta
+
+
+def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
+  """True when `path` already holds a finished dataset made with the same settings (recipes skip it)."""
+  from glam_jax.data.reader import read_meta
+  try:
+    meta = read_meta(path)
+  except DatasetError:
+    return False
+  return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed']) == (
+      cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views), cfg.seed)

@@ -1,0 +1,149 @@
+"""The Grain mixture: proportions, element integrity, chunk masks, process sharding and iterator state."""
+import numpy as np
+import pytest
+
+from glam_jax.data import pipeline
+from glam_jax.data.schema import DatasetError
+from tests.data.helpers import encoded, write_synthetic
+
+LENGTHS_T = [6, 9, 5, 12]
+LENGTHS_A = [7, 4, 10, 8, 6]
+
+
+@pytest.fixture(scope='module')
+def sources(tmp_path_factory):
+  root = tmp_path_factory.mktemp('mix')
+  write_synthetic(str(root / 'kinova'), 0, LENGTHS_T)
+  write_synthetic(str(root / 'umi'), 1, LENGTHS_A, has_actions=False, name='umi')
+  return str(root / 'kinova'), str(root / 'umi')
+
+
+def _config(paths, **kw):
+  kw.setdefault('sources', (pipeline.Source(paths[0], 1.0), pipeline.Source(paths[1], 3.0)))
+  kw.setdefault('batch_size', 8)
+  return pipeline.PipelineConfig(image_keys=('overhead/rgb',), normalize=False, **kw)
+
+
+def _decode(rgb):
+  """(source, episode, step) stored in pixel (0, 0)."""
+  return rgb[..., 0, 0, :].astype(int)
+
+
+def test_mixture_proportions(sources):
+  ds, info = pipeline.make_dataset(_config(sources))
+  assert info['target'] == 0
+  src = np.concatenate([ds[i]['source'] for i in range(100)])
+  assert abs((src == 1).mean() - 0.75) < 0.03
+  # within each source, every transition appears once per epoch
+  first = np.concatenate([ds[i]['obs']['overhead/rgb'] for i in range(100)])
+  seen = {tuple(x[1:]) for x in _decode(first) if x[0] == 0}
+  assert len(seen) == sum(n - 1 for n in LENGTHS_T)
+
+
+def test_stage1_elements_belong_together(sources):
+  ds, _ = pipeline.make_dataset(_config(sources))
+  for i in range(20):
+    b = ds[i]
+    s, e, t = _decode(b['obs']['overhead/rgb']).T
+    s1, e1, t1 = _decode(b['next_obs']['overhead/rgb']).T
+    np.testing.assert_array_equal((s1, e1, t1), (s, e, t + 1))
+    lengths = np.where(s == 0, [LENGTHS_T[k] if k < len(LENGTHS_T) else 0 for k in e],
+                       [LENGTHS_A[k] for k in e])
+    assert np.all(t + 1 < lengths)
+    np.testing.assert_array_equal(b['obs']['ee_pose'][:, 0], [encoded(*x) for x in zip(s, e, t)])
+    target = s == 0
+    np.testing.assert_array_equal(b['is_target'], target)
+    np.testing.assert_array_equal(b['action'][target, 0], [encoded(0, a, c) for a, c in zip(e[target], t[target])])
+    np.testing.assert_array_equal(b['proprio'][target, 0], [encoded(0, a, c) for a, c in zip(e[target], t[target])])
+    np.testing.assert_array_equal(b['next_proprio'][target, 0],
+                                  [encoded(0, a, c + 1) for a, c in zip(e[target], t[target])])
+    assert not b['action'][~target].any() and not b['proprio'][~target].any()
+    assert b['proprio'].shape == (8, 8) and b['action'].shape == (8, 8)
+
+
+def test_stage2_chunks_never_cross_episodes_unmasked(sources):
+  horizon = 5
+  num_steps = sum(LENGTHS_T) + sum(LENGTHS_A)
+  labels = {sources[0]: np.arange(sum(LENGTHS_T), dtype=np.float32)[:, None] * np.ones(3),
+            sources[1]: 1000 + np.arange(sum(LENGTHS_A), dtype=np.float32)[:, None] * np.ones(3)}
+  assert num_steps > 0
+  ds, info = pipeline.make_dataset(_config(sources, stage=2, horizon=horizon), labels=labels)
+  offsets = [d.offsets for d in info['datasets']]
+  masked_seen = False
+  for i in range(40):
+    b = ds[i]
+    s, e, t = _decode(b['obs']['overhead/rgb']).T
+    for j in range(len(s)):
+      n = (LENGTHS_T if s[j] == 0 else LENGTHS_A)[e[j]]
+      valid = t[j] + np.arange(horizon) <= n - 2
+      np.testing.assert_array_equal(b['chunk_mask'][j], valid)
+      masked_seen |= not valid.all()
+      steps = t[j] + np.arange(horizon)[valid]
+      expect = offsets[s[j]][e[j]] + steps + (1000 if s[j] else 0)
+      np.testing.assert_array_equal(b['latents'][j, valid, 0], expect)
+      if s[j] == 0:
+        np.testing.assert_array_equal(b['actions'][j, valid, 0], [encoded(0, e[j], k) for k in steps])
+      else:
+        assert not b['actions'][j].any()
+  assert masked_seen
+
+
+def test_process_slices_are_disjoint(sources):
+  cfg = _config(sources, batch_size=8)
+  whole, _ = pipeline.make_dataset(cfg, process_index=0, process_count=1)
+  halves = [pipeline.make_dataset(cfg, process_index=p, process_count=2)[0] for p in range(2)]
+  assert halves[0][0]['source'].shape == (4,)
+  full = np.concatenate([_decode(whole[i]['obs']['overhead/rgb']) for i in range(8)])
+  parts = [np.concatenate([_decode(h[i]['obs']['overhead/rgb']) for i in range(8)]) for h in halves]
+  np.testing.assert_array_equal(parts[0], full[0::2][:32])
+  np.testing.assert_array_equal(parts[1], full[1::2][:32])
+
+
+def test_held_out_episodes(sources):
+  train, _ = pipeline.make_dataset(_config(sources, eval_episodes=1))
+  held, _ = pipeline.make_dataset(_config(sources, eval_episodes=1, split='eval'))
+  tr = np.concatenate([_decode(train[i]['obs']['overhead/rgb']) for i in range(50)])
+  ev = np.concatenate([_decode(held[i]['obs']['overhead/rgb']) for i in range(20)])
+  last = {0: len(LENGTHS_T) - 1, 1: len(LENGTHS_A) - 1}
+  assert all(e != last[s] for s, e, _ in tr)
+  assert all(e == last[s] for s, e, _ in ev)
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_iterator_state_restores_the_next_batch(sources, workers):
+  cfg = _config(sources, num_workers=workers)
+  ds, _ = pipeline.make_dataset(cfg)
+  it = pipeline.make_iterator(ds, cfg)
+  for _ in range(3):
+    next(it)
+  state = it.get_state()
+  expect = [next(it) for _ in range(2)]
+  ds2, _ = pipeline.make_dataset(cfg)
+  it2 = pipeline.make_iterator(ds2, cfg)
+  it2.set_state(state)
+  for want in expect:
+    got = next(it2)
+    np.testing.assert_array_equal(got['obs']['overhead/rgb'], want['obs']['overhead/rgb'])
+    np.testing.assert_array_equal(got['action'], want['action'])
+
+
+def test_normalisation_uses_target_stats(sources):
+  cfg = pipeline.PipelineConfig(sources=_config(sources).sources, image_keys=('overhead/rgb',), batch_size=8)
+  ds, info = pipeline.make_dataset(cfg)
+  b = ds[0]
+  tstats = info['datasets'][0].stats['ee_pose']
+  s, e, t = _decode(b['obs']['overhead/rgb']).T
+  raw = np.array([encoded(*x) for x in zip(s, e, t)])
+  np.testing.assert_allclose(b['obs']['ee_pose'][:, 0], (raw - tstats['mean'][0]) / tstats['std'][0], rtol=1e-4)
+
+
+def test_bad_configurations(sources, tmp_path):
+  with pytest.raises(DatasetError, match='no source has actions'):
+    pipeline.make_dataset(_config(sources, sources=(pipeline.Source(sources[1]),)))
+  with pytest.raises(DatasetError, match='field "overhead/depth" is not stored'):
+    pipeline.make_dataset(pipeline.PipelineConfig(sources=(pipeline.Source(sources[0]),),
+                                                  image_keys=('overhead/depth',), batch_size=8))
+  with pytest.raises(ValueError, match='not divisible'):
+    pipeline.make_dataset(_config(sources, batch_size=7), process_count=2)
+  with pytest.raises(DatasetError, match='no such dataset'):
+    pipeline.make_dataset(_config(sources, sources=(pipeline.Source(str(tmp_path / 'nope')),)))
