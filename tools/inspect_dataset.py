@@ -31,7 +31,7 @@ def summary(ds) -> str:
       f'  scripted success {m["scripted_success_rate"]:.1%} of {m["attempts"]} attempts',
       f'  actions: {"yes, dim " + str(m["action_dim"]) if m["has_actions"] else "none"}; proprioception: '
       f'{"yes, dim " + str(m["proprio_dim"]) if m["has_proprio"] else "none"}',
-      f'  images: {", ".join(f"{k} {v["dtype"]}{v["shape"]}" for k, v in m["frame_fields"].items())}',
+      '  images: ' + ', '.join(f'{k} {v["dtype"]}{v["shape"]}' for k, v in m['frame_fields'].items()),
       f'  {len(m["shards"])} frame shard(s)',
   ]
   for k, s in ds.stats.items():

@@ -17,8 +17,10 @@ EMBODIMENTS = tuple(ROBOTS)
 BIMANUAL_BASES = (('left/', (0.0, 0.3, 0.0)), ('right/', (0.0, -0.3, 0.0)))
 
 # Fixed cameras: (position, look-at point, up vector of the image, vertical field of view in degrees).
+# `overhead` looks down at ~60 degrees from above the far side of the table: straight down, a top-down
+# gripper's own wrist hides what it grasps; from there the object stays in view between the fingers.
 CAMERAS = {
-    'overhead': ((0.475, 0.0, 0.95), (0.475, 0.0, 0.0), (1.0, 0.0, 0.0), 34.0),
+    'overhead': ((0.95, 0.0, 0.95), (0.45, 0.0, 0.03), (0.0, 0.0, 1.0), 38.0),
     'front': ((1.05, 0.0, 0.5), (0.45, 0.0, 0.04), (0.0, 0.0, 1.0), 45.0),
 }
 TABLE_HALF = (0.8, 0.8)
