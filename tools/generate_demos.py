@@ -17,12 +17,11 @@ import os
 os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
 
 import dataclasses  # noqa: E402
-import importlib.util  # noqa: E402
 import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-from glam_jax import compile_cache  # noqa: E402
+from glam_jax import compile_cache, configs  # noqa: E402
 from glam_jax.demos import generate as gen  # noqa: E402
 
 _TASK = flags.DEFINE_string('task', None, 'Task: lift, pick_place, knock_down, stack_two, stack_three.')
@@ -39,15 +38,9 @@ _RECIPE = flags.DEFINE_bool('recipe', False, 'Make the whole data recipe of --ta
 _DATA_DIR = flags.DEFINE_string('data_dir', 'data', 'Root of recipe datasets.')
 _SECOND_ARM = flags.DEFINE_bool('second_arm', False, 'Recipe: add the second-arm (ur5e) source.')
 
-RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'experiments', 'configs',
-                       'data.py')
-
 
 def load_recipe(task: str, second_arm: bool):
-  spec = importlib.util.spec_from_file_location('data_recipes', RECIPES)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(task + (',second_arm' if second_arm else ''))
+  return configs.load('data', task + (',second_arm' if second_arm else ''))
 
 
 def _report(meta: dict, path: str) -> None:

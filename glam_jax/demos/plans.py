@@ -174,7 +174,7 @@ def stack_three_plan(p, n):
   pick_r = pick(red, p.rot['cube_red'], [blue, green], n)
   (lifted, yaw_r, grip), *timing = pick_r[-1]
   pick_r[-1] = ((_up(lifted, 0.07), yaw_r, grip), *timing)   # held above the other arm's carry path
-  phases = [Phase([a[0], b[0]], a[1], jnp.maximum(a[2], b[2]), max(a[3], b[3]), a[4])
+  phases = [Phase([a[0], b[0]], a[1], jnp.maximum(a[2], b[2]), jnp.maximum(a[3], b[3]), a[4])
             for a, b in zip(pick_l, pick_r)]
   blue_yaw = _object_yaw(p.rot['cube_blue'])
   for arm, rows, level in ((0, pick_l, 2), (1, pick_r, 4)):

@@ -14,10 +14,10 @@ def encoded(source: int, episode: int, step: int) -> float:
 
 
 def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, name: str = 'kinova',
-                    records_per_shard: int = 16) -> dict:
+                    records_per_shard: int = 16, size: int = SIZE) -> dict:
   """A dataset whose ee_pose[0], action[0], joint_pos[0] and pixel (0, 0) all encode (source, ep, step)."""
-  frame_fields = {'overhead/rgb': {'shape': (SIZE, SIZE, 3), 'dtype': 'uint8'},
-                  'overhead/mask': {'shape': (SIZE, SIZE), 'dtype': 'uint8'}}
+  frame_fields = {'overhead/rgb': {'shape': (size, size, 3), 'dtype': 'uint8'},
+                  'overhead/mask': {'shape': (size, size), 'dtype': 'uint8'}}
   lowdim = {'ee_pose': 9, 'gripper': 1}
   if has_actions:
     lowdim.update(joint_pos=7, action=8)
@@ -26,12 +26,12 @@ def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, n
     for e, n in enumerate(lengths):
       code = np.array([encoded(source, e, t) for t in range(n)], np.float32)
       arrays = {k: np.repeat(code[:, None], d, 1) + np.arange(d, dtype=np.float32) / 10 for k, d in lowdim.items()}
-      rgb = np.zeros((n, SIZE, SIZE, 3), np.uint8)
+      rgb = np.zeros((n, size, size, 3), np.uint8)
       rgb[:, 0, 0, 0] = source
       rgb[:, 0, 0, 1] = e
       rgb[:, 0, 0, 2] = np.arange(n)
       w.add_episode(arrays, {'overhead/rgb': rgb, 'overhead/mask': (rgb[..., 0] > 0).astype(np.uint8)})
     return w.close(task='lift', source=name, embodiment=name, num_arms=1, has_actions=has_actions,
                    has_proprio=has_actions, action_dim=8 if has_actions else 0,
-                   proprio_dim=8 if has_actions else 0, ctrl_dt=0.05, image_size=SIZE, views=['overhead'],
+                   proprio_dim=8 if has_actions else 0, ctrl_dt=0.05, image_size=size, views=['overhead'],
                    seed=0, scripted_success_rate=1.0, attempts=len(lengths))

@@ -1,0 +1,112 @@
+"""Building blocks shared by every model: residual MLPs, plain MLPs, and the strided conv image codec.
+
+Sizes follow the GLAM paper's Table 2 by default (ResMLP width 256; 4 conv layers, kernel 4, stride 2,
+padding 1); conv widths are not given by the paper and are a constructor argument.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class ResMLPBlock(nn.Module):
+  """LayerNorm -> Linear -> GELU -> Linear, plus the skip connection."""
+  width: int
+
+  @nn.compact
+  def __call__(self, x):
+    h = nn.LayerNorm()(x)
+    h = nn.gelu(nn.Dense(self.width)(h))
+    return x + nn.Dense(self.width)(h)
+
+
+class ResMLP(nn.Module):
+  """Linear to `width`, `num_blocks` residual blocks, a final LayerNorm; heads are added by the caller."""
+  num_blocks: int
+  width: int = 256
+
+  @nn.compact
+  def __call__(self, x):
+    x = nn.Dense(self.width)(x)
+    for _ in range(self.num_blocks):
+      x = ResMLPBlock(self.width)(x)
+    return nn.LayerNorm()(x)
+
+
+class MLP(nn.Module):
+  """`num_layers` Dense layers (the last one without activation), e.g. GLAM's 4-layer ReLU action decoder."""
+  num_layers: int
+  width: int
+  out_dim: int
+  activation: Callable = nn.relu
+  layer_norm: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    for _ in range(self.num_layers - 1):
+      x = nn.Dense(self.width)(x)
+      if self.layer_norm:
+        x = nn.LayerNorm()(x)
+      x = self.activation(x)
+    return nn.Dense(self.out_dim)(x)
+
+
+class GaussianHead(nn.Module):
+  """(mean, log-variance) of a diagonal Gaussian; log-variance clipped so a step cannot overflow exp()."""
+  dim: int
+  min_logvar: float = -10.0
+  max_logvar: float = 5.0
+
+  @nn.compact
+  def __call__(self, h):
+    mean = nn.Dense(self.dim)(h)
+    logvar = jnp.clip(nn.Dense(self.dim)(h), self.min_logvar, self.max_logvar)
+    return mean, logvar
+
+
+class ConvEncoder(nn.Module):
+  """Strided convs (kernel 4, stride 2, padding 1, ReLU), each halving the image, then Linear to `out_dim`.
+
+  Input: (..., H, W, C) float images in [0, 1]; H and W must be divisible by 2 ** len(features).
+  """
+  features: Sequence[int] = (32, 64, 128, 256)
+  out_dim: int = 128
+
+  @nn.compact
+  def __call__(self, x):
+    lead = x.shape[:-3]
+    x = x.reshape((-1,) + x.shape[-3:])
+    for f in self.features:
+      x = nn.relu(nn.Conv(f, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))(x))
+    x = x.reshape(x.shape[0], -1)
+    return nn.Dense(self.out_dim)(x).reshape(lead + (self.out_dim,))
+
+
+class ConvDecoder(nn.Module):
+  """The mirror of `ConvEncoder`: Linear to a small feature map, transposed convs doubling it back."""
+  image_shape: Sequence[int]               # (H, W, C) to reconstruct
+  features: Sequence[int] = (32, 64, 128, 256)   # the encoder's; used in reverse
+
+  @nn.compact
+  def __call__(self, y):
+    h, w, c = self.image_shape
+    n = len(self.features)
+    lead = y.shape[:-1]
+    y = y.reshape(-1, y.shape[-1])
+    sh, sw = h // 2 ** n, w // 2 ** n
+    x = nn.Dense(sh * sw * self.features[-1])(y).reshape(-1, sh, sw, self.features[-1])
+    for i, f in enumerate(reversed(self.features)):
+      last = i == n - 1
+      # kernel 4, stride 2 with 'SAME' padding: output = 2 x input, as PyTorch's (k4, s2, p1) transposed conv
+      x = nn.ConvTranspose(c if last else self.features[n - 2 - i], (4, 4), strides=(2, 2), padding='SAME')(x)
+      if not last:
+        x = nn.relu(x)
+    return x.reshape(lead + (h, w, c))
+
+
+def check_image_size(size: int, num_layers: int) -> None:
+  if size % 2 ** num_layers:
+    raise ValueError(f'image size {size} is not divisible by 2**{num_layers} (one halving per conv layer); '
+                     'choose another size or fewer conv layers')

@@ -1,0 +1,56 @@
+"""Orbax checkpoints of a run: the train state and the Grain iterator, saved together, asynchronously.
+
+Saving both in one composite checkpoint means a resumed run continues with exactly the batches the
+interrupted run would have seen next. Restoring puts every array on the shardings of the state the caller
+built, so a run can resume on a different device count.
+"""
+from __future__ import annotations
+
+import os
+
+import grain
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpointer:
+  def __init__(self, directory: str, max_to_keep: int = 3, asynchronous: bool = True):
+    self.directory = os.path.abspath(directory)
+    self.manager = ocp.CheckpointManager(
+        self.directory, options=ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, enable_async_checkpointing=asynchronous, create=True))
+
+  def latest_step(self) -> int | None:
+    return self.manager.latest_step()
+
+  def save(self, step: int, state, iterator=None, force: bool = False) -> None:
+    items = {'state': ocp.args.StandardSave(state)}
+    if iterator is not None:
+      items['data'] = grain.checkpoint.CheckpointSave(iterator)
+    self.manager.save(step, args=ocp.args.Composite(**items), force=force)
+
+  def restore(self, state_like, iterator=None, step: int | None = None):
+    """(state, iterator) at `step` (default: the latest), arrays placed like `state_like`'s."""
+    step = self.latest_step() if step is None else step
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state_like)
+    items = {'state': ocp.args.StandardRestore(abstract)}
+    if iterator is not None:
+      items['data'] = grain.checkpoint.CheckpointRestore(iterator)
+    out = self.manager.restore(step, args=ocp.args.Composite(**items))
+    return out['state'], (out['data'] if iterator is not None else None)
+
+  def restore_params(self, params_like, step: int | None = None):
+    """Only the parameters of a saved train state (for a frozen model used downstream)."""
+    step = self.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(f'{self.directory}: no checkpoint to restore')
+    restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    return jax.tree.map(lambda like, x: jax.numpy.asarray(x, like.dtype), params_like,
+                        restored['state']['params'])
+
+  def wait(self) -> None:
+    self.manager.wait_until_finished()
+
+  def close(self) -> None:
+    self.manager.wait_until_finished()
+    self.manager.close()

@@ -1,0 +1,134 @@
+"""The one training loop every model uses (world models, policies, baselines).
+
+A model contributes a *learner*, `init(rng, batch) -> params` and `loss(params, batch, rng) -> (loss,
+metrics)`, plus the pipeline configs of its batches; the loop does the rest: the device mesh and shardings,
+AdamW, the jitted step, metrics (JSON lines, TensorBoard, a tqdm bar), held-out evaluation, and Orbax
+checkpoints of the train state with the Grain iterator. A rerun in the same workdir resumes from the
+latest checkpoint and reproduces the uninterrupted run: the step's random key is `fold_in(seed, step)` and
+the iterator continues where it was saved.
+
+Loop settings read from the config: `seed`, `num_steps`, `batch_size`, `optimizer.{learning_rate,
+warmup_steps, weight_decay, grad_clip}`, `log_every`, `eval_every`, `eval_batches`, `checkpoint_every`,
+`keep_checkpoints`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Protocol
+
+import jax
+import numpy as np
+import optax
+from tqdm import tqdm
+
+from glam_jax.data import pipeline
+from glam_jax.train import checkpoint, metrics, sharding
+from glam_jax.train import state as state_lib
+
+
+class Learner(Protocol):
+  def init(self, rng: jax.Array, batch: dict) -> Any: ...
+  def loss(self, params, batch: dict, rng: jax.Array) -> tuple[jax.Array, dict]: ...
+
+
+def _mean_metrics(rows: list) -> dict:
+  return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def make_train_step(learner: Learner, tx: optax.GradientTransformation, base: jax.Array) -> Callable:
+  """The jit-able update; the step's random key is `fold_in(base, step)`, so a resumed run replays it."""
+
+  def train_step(state: state_lib.TrainState, batch):
+    rng = jax.random.fold_in(base, state.step)
+    (_, out), grads = jax.value_and_grad(learner.loss, has_aux=True)(state.params, batch, rng)
+    out = {**out, 'grad_norm': optax.global_norm(grads)}
+    return state_lib.apply_gradients(state, grads, tx), out
+
+  return train_step
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+  o = config.optimizer
+  return state_lib.make_optimizer(o.learning_rate, config.num_steps, o.warmup_steps, o.weight_decay, o.grad_clip)
+
+
+def evaluate(loss_fn: Callable, params, eval_data: pipeline.PipelineConfig, num_batches: int, mesh) -> dict:
+  """Mean metrics over the first `num_batches` batches of the held-out split (the same batches each time)."""
+  ds, _ = pipeline.make_dataset(eval_data)
+  it = iter(ds.to_iter_dataset())
+  rows = []
+  for _ in range(num_batches):
+    rows.append(jax.device_get(loss_fn(params, sharding.global_batch(next(it), mesh))))
+  return _mean_metrics(rows)
+
+
+def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir: str,
+          eval_data: pipeline.PipelineConfig | None = None, progress: bool = True) -> dict:
+  """Trains (or resumes) to `config.num_steps`; returns the last logged and evaluated metrics."""
+  os.makedirs(workdir, exist_ok=True)
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(train_data.batch_size, mesh)
+  repl, data_sharding = sharding.replicated(mesh), sharding.batch_sharding(mesh)
+
+  ds, _ = pipeline.make_dataset(train_data)
+  iterator = pipeline.make_iterator(ds, train_data)
+  tx = make_optimizer(config)
+  init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+  sample = sharding.global_batch(ds[0], mesh)
+  state = jax.jit(lambda k, b: state_lib.create(learner.init(k, b), tx), out_shardings=repl)(init_key, sample)
+
+  ckpt = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  start = ckpt.latest_step() or 0
+  if start:
+    state, iterator = ckpt.restore(state, iterator, start)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=1))
+  writer = metrics.MetricWriter(workdir, resume_step=start)
+  if jax.process_index() == 0 and not start:
+    print(f'{state_lib.num_params(state.params):,} parameters; {mesh.size} x {jax.devices()[0].platform}; '
+          f'global batch {train_data.batch_size}', flush=True)
+
+  step_fn = jax.jit(make_train_step(learner, tx, train_key), in_shardings=(repl, data_sharding),
+                    out_shardings=(repl, repl), donate_argnums=0)
+  eval_fn = jax.jit(lambda p, b: learner.loss(p, b, eval_key)[1], in_shardings=(repl, data_sharding),
+                    out_shardings=repl)
+
+  last, last_eval, pending = {}, {}, []
+  data_s, t_window = 0.0, time.time()
+  bar = tqdm(total=config.num_steps, initial=start, disable=not progress or jax.process_index() != 0,
+             desc=os.path.basename(os.path.normpath(workdir)), dynamic_ncols=True)
+  step = start
+  try:
+    while step < config.num_steps:
+      t = time.time()
+      batch = sharding.global_batch(next(iterator), mesh)
+      data_s += time.time() - t
+      state, out = step_fn(state, batch)
+      pending.append(out)
+      step += 1
+      bar.update(1)
+      if step % config.log_every == 0 or step == config.num_steps:
+        rows = jax.device_get(pending)
+        elapsed = time.time() - t_window
+        last = {**_mean_metrics(rows), 'steps_per_s': len(rows) / elapsed,
+                'data_wait_fraction': data_s / elapsed}
+        writer.write(step, last, 'train/')
+        bar.set_postfix(loss=f'{last["loss"]:.4f}')
+        pending, data_s, t_window = [], 0.0, time.time()
+      if eval_data is not None and (step % config.eval_every == 0 or step == config.num_steps):
+        last_eval = evaluate(eval_fn, state.params, eval_data, config.eval_batches, mesh)
+        writer.write(step, last_eval, 'eval/')
+      if step % config.checkpoint_every == 0 or step == config.num_steps:
+        ckpt.save(step, state, iterator, force=step == config.num_steps)
+  except KeyboardInterrupt:
+    if step > start and ckpt.latest_step() != step:
+      print(f'\ninterrupted: saving step {step} to {ckpt.directory}', flush=True)
+      ckpt.save(step, state, iterator, force=True)
+    raise
+  finally:
+    bar.close()
+    ckpt.close()
+    writer.close()
+  return {'train': last, 'eval': last_eval, 'step': step, 'state': state}

@@ -1,0 +1,46 @@
+"""The train state every model shares (step, parameters, optimiser state) and the optimiser that updates it.
+
+AdamW with linear warm-up then cosine decay, after global-norm gradient clipping. A pytree, so the whole
+state can be sharded, checkpointed, or vmapped over seeds.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+
+@struct.dataclass
+class TrainState:
+  step: jnp.ndarray
+  params: Any
+  opt_state: Any
+
+
+def make_optimizer(learning_rate: float, num_steps: int, warmup_steps: int = 0, weight_decay: float = 0.0,
+                   grad_clip: float = 0.0, end_lr_fraction: float = 0.1) -> optax.GradientTransformation:
+  if num_steps <= 0:
+    raise ValueError(f'num_steps must be positive, got {num_steps}')
+  warmup_steps = min(warmup_steps, num_steps - 1)
+  schedule = optax.warmup_cosine_decay_schedule(
+      init_value=0.0 if warmup_steps else learning_rate, peak_value=learning_rate, warmup_steps=warmup_steps,
+      decay_steps=num_steps, end_value=learning_rate * end_lr_fraction)
+  parts = [optax.clip_by_global_norm(grad_clip)] if grad_clip > 0 else []
+  parts.append(optax.adamw(schedule, weight_decay=weight_decay))
+  return optax.chain(*parts)
+
+
+def create(params, tx: optax.GradientTransformation) -> TrainState:
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def apply_gradients(state: TrainState, grads, tx: optax.GradientTransformation) -> TrainState:
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  return TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates), opt_state=opt_state)
+
+
+def num_params(params) -> int:
+  return sum(int(x.size) for x in jax.tree.leaves(params))

@@ -1,0 +1,36 @@
+"""A tiny GLAM and random stage-1 batches, fast to compile on CPU."""
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from glam_jax.models.world_model import WorldModelConfig
+from glam_jax.stage1.glam import GlamLearner, LossConfig
+
+IMAGE_KEYS = ('overhead/rgb', 'overhead/mask')
+TINY = WorldModelConfig(image_shape=(16, 16, 4), ee_dim=10, proprio_dim=8, action_dim=8, latent_dim=4,
+                        state_dim=16, width=32, conv_features=(8, 16), idm_blocks=1, action_encoder_blocks=1,
+                        forward_blocks=1, proprio_blocks=1, decoder_layers=2)
+
+
+def learner(**loss) -> GlamLearner:
+  return GlamLearner(TINY, LossConfig(**loss), IMAGE_KEYS)
+
+
+def random_batch(seed: int = 0, n: int = 8, num_target: int = 4) -> dict:
+  r = np.random.default_rng(seed)
+
+  def obs():
+    return {'overhead/rgb': r.integers(0, 256, (n, 16, 16, 3), dtype=np.uint8),
+            'overhead/mask': r.integers(0, 2, (n, 16, 16), dtype=np.uint8),
+            'ee_pose': r.normal(size=(n, 9)).astype(np.float32), 'gripper': r.normal(size=(n, 1)).astype(np.float32)}
+
+  target = np.arange(n) < num_target
+  zero_aux = lambda x: np.where(target.reshape((n,) + (1,) * (x.ndim - 1)), x, 0).astype(np.float32)
+  return {'obs': obs(), 'next_obs': obs(), 'is_target': target,
+          'proprio': zero_aux(r.normal(size=(n, 8))), 'next_proprio': zero_aux(r.normal(size=(n, 8))),
+          'action': zero_aux(r.uniform(-1, 1, (n, 8)))}
+
+
+def init(lrn: GlamLearner, batch: dict, seed: int = 0):
+  return lrn.init(jax.random.PRNGKey(seed), batch)

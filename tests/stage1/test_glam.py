@@ -1,0 +1,121 @@
+"""GLAM's stage-1 objective: closed-form KLs, the asymmetric alignment's gradients, the action decoder's only
+path, target masking, and that the loss falls and a tiny dataset is fitted."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from glam_jax.models import gaussian
+from glam_jax.stage1.glam import LossConfig, glam_loss
+from tests.stage1 import helpers
+
+RNG = jax.random.PRNGKey(3)
+
+
+def _metric_grad(lrn, params, batch, name):
+  return jax.grad(lambda p: glam_loss(lrn.model, p, batch, RNG, lrn.image_keys, lrn.loss_config)[1][name])(params)
+
+
+def _norm(tree) -> float:
+  return float(optax.global_norm(tree))
+
+
+def test_gaussian_kls_match_closed_form():
+  r = np.random.default_rng(0)
+  mq, lq, mp, lp = (r.normal(size=(5, 3)) for _ in range(4))
+  # one-dimensional Gaussians, written out: log(σp/σq) + (σq² + (μq-μp)²) / (2σp²) - 1/2, summed over dims
+  sq, sp = np.exp(0.5 * lq), np.exp(0.5 * lp)
+  expected = np.sum(np.log(sp / sq) + (sq ** 2 + (mq - mp) ** 2) / (2 * sp ** 2) - 0.5, -1)
+  np.testing.assert_allclose(gaussian.kl(mq, lq, mp, lp), expected, rtol=1e-5)
+  np.testing.assert_allclose(gaussian.kl_to_standard(mq, lq),
+                             gaussian.kl(mq, lq, np.zeros_like(mp), np.zeros_like(lp)), rtol=1e-5)
+  np.testing.assert_allclose(gaussian.kl(mq, lq, mq, lq), 0, atol=1e-6)
+  # Monte Carlo check of the samples' distribution against the closed form
+  z = gaussian.sample(jax.random.PRNGKey(0), jnp.full((200_000, 1), 0.7), jnp.full((200_000, 1), np.log(0.25)))
+  assert float(z.mean()) == pytest.approx(0.7, abs=0.01) and float(z.std()) == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize('alignment', ['asymmetric', 'symmetric'])
+def test_alignment_gradients(alignment):
+  lrn = helpers.learner(alignment=alignment)
+  batch = helpers.random_batch()
+  params = helpers.init(lrn, batch)
+  g = _metric_grad(lrn, params, batch, 'kl_align')
+  assert _norm(g['idm_net']) > 1e-6 and _norm(g['encoder']) > 1e-6
+  if alignment == 'asymmetric':
+    assert _norm(g['action_encoder_net']) == 0.0     # the action encoder is never pulled toward the IDM
+  else:
+    assert _norm(g['action_encoder_net']) > 1e-6
+
+
+@pytest.mark.parametrize('action_loss_on', ['action_encoder', 'idm'])
+def test_action_decoder_reads_only_the_action_encoder(action_loss_on):
+  lrn = helpers.learner(action_loss_on=action_loss_on)
+  batch = helpers.random_batch()
+  params = helpers.init(lrn, batch)
+  g = _metric_grad(lrn, params, batch, 'action_recon')
+  total = jax.grad(lambda p: lrn.loss(p, batch, RNG)[0])(params)
+  # the action loss is the only term that reaches the decoder
+  for a, b in zip(jax.tree.leaves(total['action_decoder_net']), jax.tree.leaves(g['action_decoder_net'])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
+  if action_loss_on == 'action_encoder':
+    assert _norm(g['idm_net']) == 0.0 and _norm(g['encoder']) == 0.0
+    assert _norm(g['action_encoder_net']) > 1e-6
+  else:   # the CLAM-style ablation: the action loss trains the IDM
+    assert _norm(g['action_encoder_net']) == 0.0 and _norm(g['idm_net']) > 1e-6
+
+
+def test_target_terms_ignore_auxiliary_samples():
+  lrn = helpers.learner()
+  batch = helpers.random_batch()
+  params = helpers.init(lrn, batch)
+  _, m = lrn.loss(params, batch, RNG)
+  other = {**batch, 'action': batch['action'].copy(), 'proprio': batch['proprio'].copy()}
+  other['action'][4:] = 0.9       # auxiliary rows: garbage labels must not count
+  other['proprio'][4:] = 5.0
+  _, m2 = lrn.loss(params, other, RNG)
+  for k in ('action_recon', 'proprio_forward', 'kl_align', 'kl_act', 'forward_act'):
+    assert float(m2[k]) == pytest.approx(float(m[k]), rel=1e-6), k
+  # an all-auxiliary batch has no target terms at all, and a finite loss
+  aux = {**batch, 'is_target': np.zeros(8, bool)}
+  loss, m3 = lrn.loss(params, aux, RNG)
+  assert np.isfinite(float(loss)) and float(m3['action_recon']) == 0.0 and float(m3['kl_align']) == 0.0
+
+
+def test_loss_matches_its_terms():
+  lrn = helpers.learner(align_weight=2.0, prior_weight=0.5)
+  batch = helpers.random_batch()
+  params = helpers.init(lrn, batch)
+  loss, m = lrn.loss(params, batch, RNG)
+  expected = (m['image_recon'] + m['forward_idm'] + m['forward_act'] + m['proprio_forward'] + m['action_recon']
+              + 2.0 * m['kl_align'] + 0.5 * (m['kl_idm'] + m['kl_act']))
+  assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_bad_loss_options():
+  with pytest.raises(ValueError, match='valid: asymmetric, symmetric'):
+    LossConfig(alignment='both')
+  with pytest.raises(ValueError, match='valid: action_encoder, idm'):
+    LossConfig(action_loss_on='policy')
+
+
+def test_loss_falls_and_tiny_dataset_is_fitted():
+  lrn = helpers.learner()
+  batch = helpers.random_batch(n=8)
+  params = helpers.init(lrn, batch)
+  tx = optax.adam(3e-3)
+  opt = tx.init(params)
+
+  @jax.jit
+  def step(params, opt, i):
+    (loss, m), g = jax.value_and_grad(lrn.loss, has_aux=True)(params, batch, jax.random.fold_in(RNG, i))
+    updates, opt = tx.update(g, opt)
+    return optax.apply_updates(params, updates), opt, m
+
+  _, first = lrn.loss(params, batch, RNG)
+  for i in range(400):
+    params, opt, m = step(params, opt, i)
+  assert float(m['loss']) < 0.2 * float(first['loss'])
+  # grounded: actions decoded from the action encoder's latent reproduce the labels
+  assert float(m['action_recon']) < 0.05 * float(first['action_recon'])
