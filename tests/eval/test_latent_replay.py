@@ -1,0 +1,25 @@
+"""Latent replay's bookkeeping: holding after the source episode ends, and the tracking error."""
+import numpy as np
+
+from glam_jax.eval import latent_replay as lr
+
+
+def test_hold_after_end_keeps_the_last_gripper_command():
+  actions = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)      # (N, T-1, A): 2 joints + gripper
+  held = lr.hold_after_end(actions, np.array([3, 6]), num_joints=2)
+  # episode 0 has 3 steps, so 2 valid actions; from the third on: zero deltas, the last gripper command
+  np.testing.assert_array_equal(held[0, :2], actions[0, :2])
+  np.testing.assert_array_equal(held[0, 2:, :2], 0.0)
+  np.testing.assert_array_equal(held[0, 2:, 2], actions[0, 1, 2])
+  np.testing.assert_array_equal(held[1], actions[1])                       # full length: untouched
+  assert not np.shares_memory(held, actions)
+
+
+def test_tracking_error_counts_only_the_source_steps():
+  src = np.zeros((2, 4, 9))
+  rep = np.zeros((2, 4, 3))
+  rep[0, 1:3, 0] = 0.1          # 10 cm off on the two compared steps of episode 0
+  rep[0, 3, 0] = 5.0            # beyond its length: ignored
+  rep[1, :, 2] = 0.02
+  err = lr.tracking_error(rep, src, np.array([3, 4]))
+  np.testing.assert_allclose(err, [0.1, 0.02])
