@@ -22,7 +22,8 @@ class GripperGeometry:
   palm_mass: float = 0.8
   finger_mass: float = 0.05
   kp: float = 1000.0
-  kv: float = 10.0
+  kv: float = 200.0         # finger damping: closes at ~0.2 m/s (force / kv), like a real gripper, so pads
+                            # meet an object gently instead of tunnelling into it
   force: float = 40.0
   body_rgba: tuple = (0.15, 0.15, 0.17, 1)
   finger_rgba: tuple = (0.25, 0.25, 0.28, 1)
@@ -64,7 +65,7 @@ def build(prefix: str, g: GripperGeometry) -> tuple[Part, GripperNames]:
               pos="{vec(0, sign * (2 * py + finger_half[1]), g.palm_length + g.finger_length / 2)}"
               rgba="{vec(g.finger_rgba)}" {VISUAL}/>
         <geom name="{p}{side}_pad" type="box" size="{vec(px, py, pz)}" mass="0.01"
-              pos="{vec(0, sign * py, tip - pz)}" rgba="{vec(g.pad_rgba)}" friction="1.5 0.01 0.001"
+              pos="{vec(0, sign * py, tip - pz)}" rgba="{vec(g.pad_rgba)}" friction="1.5 0.01 0.001" solref="0.01 1"
               {GRIPPER_COLLISION}/>
       </body>"""
 
