@@ -16,13 +16,19 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from glam_jax.sim import objects
+from glam_jax.sim import objects, scene
 
 OPEN, CLOSED = 1.0, -1.0
 FAST, SLOW = 0.02, 0.008      # setpoint speed (m per control step) at speed scale 1
 GRASP_DZ = 0.006              # TCP above the cube centre when grasping (pads clear the table)
 CARRY_Z = (0.15, 0.19)        # TCP height range while carrying
 PUSH_Z = 0.11                 # TCP height when pushing the bottle (above its centre of mass)
+# stack_three (two arms):
+REACH = 0.70                  # horizontal distance from an arm's base (m) within which it places precisely
+                              # (the Kinova reaches ~0.74 m at table height, and slows to a crawl near that)
+PATH_CLEAR = 0.12             # a held cube this close (m, in the plane) to the other arm's carry path is in
+                              # the way of its palm
+ASIDE = 0.12                  # how far the first arm moves off the stack for the second
 
 
 @struct.dataclass
@@ -166,27 +172,145 @@ def knock_down_plan(p, n):
   return _phases(rows) + [_hold(6)]
 
 
-def stack_three_plan(p, n):
-  """Two arms: both pick at once (left: green, right: red); left stacks green on blue and retreats,
-  then right stacks red on green."""
+def _reach(c, base):
+  return jnp.linalg.norm(c[:2] - base[:2])
+
+
+def _near_carry_path(p):
+  """Whether red lies within `PATH_CLEAR` of the straight carry path from green to blue (in the plane)."""
+  g, b, r = (p.pos[c][:2] for c in ('cube_green', 'cube_blue', 'cube_red'))
+  along = jnp.clip(jnp.dot(r - g, b - g) / jnp.maximum(jnp.dot(b - g, b - g), 1e-9), 0.0, 1.0)
+  return jnp.linalg.norm(r - (g + along * (b - g))) < PATH_CLEAR
+
+
+def _aside(p, first_base, z):
+  """Where the first arm waits off the stack: of four points around blue, the one farthest from red that
+  it reaches well."""
+  blue, red = p.pos['cube_blue'], p.pos['cube_red']
+  cand = blue[:2] + ASIDE * jnp.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+  reach = jnp.linalg.norm(cand - first_base[:2], axis=1)
+  score = jnp.linalg.norm(cand - red[:2], axis=1) - 10.0 * ((reach > REACH) | (reach < 0.3))
+  return jnp.concatenate([cand[jnp.argmax(score)], jnp.reshape(z, (1,))])
+
+
+def _relaxed(rows, last):
+  """`pick` or `place` rows with looser arrival tolerances where precision does not matter: 0.02 for the
+  first move (approach, carry) and `last` for the last (lift, retreat); the descents that grasp and place
+  keep theirs. Saves settling time, most on slow arms."""
+  (t0, s0, lo0, hi0, tol0), *mid, (t1, s1, lo1, hi1, tol1) = rows
+  return [(t0, s0, lo0, hi0, max(tol0, 0.02)), *mid, (t1, s1, lo1, hi1, max(tol1, last))]
+
+
+def _park(base):
+  """A waiting arm's TCP: high over the table edge in front of its base, where it touches nothing."""
+  return (jnp.stack([0.45, base[1], 0.3]), jnp.zeros(()), OPEN)
+
+
+def _stack_three_turns(p, n):
+  """Rows (target, speed, min, max, tol) of green onto blue, then of red onto green, each for one arm."""
   blue, green, red = (p.pos[c] for c in ('cube_blue', 'cube_green', 'cube_red'))
-  pick_l = pick(green, p.rot['cube_green'], [blue, red], n)
-  pick_r = pick(red, p.rot['cube_red'], [blue, green], n)
-  (lifted, yaw_r, grip), *timing = pick_r[-1]
-  pick_r[-1] = ((_up(lifted, 0.07), yaw_r, grip), *timing)   # held above the other arm's carry path
-  phases = [Phase([a[0], b[0]], a[1], jnp.maximum(a[2], b[2]), jnp.maximum(a[3], b[3]), a[4])
-            for a, b in zip(pick_l, pick_r)]
   blue_yaw = _object_yaw(p.rot['cube_blue'])
-  for arm, rows, level in ((0, pick_l, 2), (1, pick_r, 4)):
-    yaw = rows[-1][0][1] + wrap(blue_yaw - _object_yaw(p.rot[('cube_green', 'cube_red')[arm]]), jnp.pi / 2)
-    for t, s, lo, hi, tol in place(_up(blue, level * objects.CUBE_HALF), yaw, n, drop=0.004):
-      targets = [None, None]
-      targets[arm] = t
-      phases.append(Phase(targets, s, lo, hi, tol))
-    if arm == 0:   # clear the stack for the other arm
-      up = _up(blue, 0.25).at[1].add(0.12)
-      phases.append(Phase([(up, yaw, OPEN), None], FAST * n.speed, 1, 40, 0.03))
-  return phases + [Phase([None, None], 0.0, 4, 4, 1.0)]
+  turns = []
+  for cube, level, others in (('cube_green', 2, [blue, red]), ('cube_red', 4, [blue, green])):
+    rows = _relaxed(pick(p.pos[cube], p.rot[cube], others, n), 0.03)
+    if cube == 'cube_red':   # within ASIDE of the stack, approach over it at the carry height
+      (pos, yaw, grip), *timing = rows[0]
+      low = jnp.where(_reach(red, blue) < ASIDE, CARRY_Z[0], 0.0)
+      rows[0] = ((pos.at[2].max(low), yaw, grip), *timing)
+    yaw = rows[-1][0][1] + wrap(blue_yaw - _object_yaw(p.rot[cube]), jnp.pi / 2)
+    rows += _relaxed(place(_up(blue, level * objects.CUBE_HALF), yaw, n, drop=0.004), 0.04)
+    rows[-1] = (rows[-1][0], FAST * n.speed, *rows[-1][2:])   # released: retreat at full speed
+    turns.append(rows)
+  return turns
+
+
+def _stack_three_parallel(p, n, first_base):
+  """Rows over roles (first arm, second arm): both pick at once, the first arm green and the second red,
+  which it holds at the carry height away from the first arm's carry path; the first stacks green on blue and
+  moves aside, away from red, while the second brings red over the stack and stacks it."""
+  blue, green, red = (p.pos[c] for c in ('cube_blue', 'cube_green', 'cube_red'))
+  blue_yaw = _object_yaw(p.rot['cube_blue'])
+  pick_1 = _relaxed(pick(green, p.rot['cube_green'], [blue, red], n), 0.03)
+  pick_2 = _relaxed(pick(red, p.rot['cube_red'], [blue, green], n), 0.03)
+  rows = [((a[0], b[0]), a[1], jnp.maximum(a[2], b[2]), jnp.maximum(a[3], b[3]), a[4])
+          for a, b in zip(pick_1, pick_2)]
+  held = pick_2[-1][0]
+  yaw_1 = pick_1[-1][0][1] + wrap(blue_yaw - _object_yaw(p.rot['cube_green']), jnp.pi / 2)
+  place_1 = _relaxed(place(_up(blue, 2 * objects.CUBE_HALF), yaw_1, n, drop=0.004), 0.04)
+  rows += [((t, held), s, lo, hi, tol) for t, s, lo, hi, tol in place_1]
+  retreat = place_1[-1][0]
+  aside = (_aside(p, first_base, retreat[0][2]), retreat[1], OPEN)
+  yaw_2 = held[1] + wrap(blue_yaw - _object_yaw(p.rot['cube_red']), jnp.pi / 2)
+  place_2 = _relaxed(place(_up(blue, 4 * objects.CUBE_HALF), yaw_2, n, drop=0.004), 0.04)
+  rows.append(((aside, place_2[0][0]), FAST * n.speed, 2, 60, 0.02))
+  rows += [((aside, t), s, lo, hi, tol) for t, s, lo, hi, tol in place_2[1:]]
+  return rows + [((aside, place_2[-1][0]), 0.0, 4, 4, 1.0)]
+
+
+def _stack_three_sequential(p, n, first_base, second_base):
+  """Rows over roles (first arm, second arm): the first stacks green on blue while the second waits parked,
+  then moves aside while the second stacks red on green. For red near the first arm's carry path."""
+  green_rows, red_rows = _stack_three_turns(p, n)
+  park = _park(second_base)
+  # The second arm sets off toward red as the first retreats from released green (phase 7), which then
+  # also waits for it to arrive over red.
+  rows = [((t, park), s, lo, hi, tol) for t, s, lo, hi, tol in green_rows]
+  (t, s, lo, hi, tol), (approach, _, _, hi_2, tol_2) = rows[-1], red_rows[0]
+  rows[-1] = ((t[0], approach), s, lo, max(hi, hi_2), min(tol, tol_2))
+  retreat = green_rows[-1][0]
+  aside = (_aside(p, first_base, retreat[0][2]), retreat[1], OPEN)
+  rows += [((aside, t), s, lo, hi, tol) for t, s, lo, hi, tol in red_rows[1:]]
+  return rows + [((aside, red_rows[-1][0]), 0.0, 4, 4, 1.0)]
+
+
+def _stack_three_solo(p, n, idle_base):
+  """Rows over roles (working arm, idle arm): one arm stacks green, then red; the other one waits parked."""
+  green_rows, red_rows = _stack_three_turns(p, n)
+  park = _park(idle_base)
+  rows = [((t, park), s, lo, hi, tol) for t, s, lo, hi, tol in green_rows + red_rows]
+  return rows + [((red_rows[-1][0], park), 0.0, 4, 4, 1.0)]
+
+
+def stack_three_plan(p, n):
+  """Green on blue, then red on green. Two arms share the work where each reaches what it must within `REACH`
+  of its base: green and blue for the first, red and blue for the second; the left arm is the first unless
+  the right one makes the longer reach shorter. They pick at once (`_stack_three_parallel`), or, where red
+  lies near the first arm's carry path, one after the other (`_stack_three_sequential`). Where blue is beyond
+  `REACH` of one base, one arm stacks both cubes (`_stack_three_solo`), the one whose farthest cube is
+  nearest, if that does better."""
+  blue, green, red = (p.pos[c] for c in ('cube_blue', 'cube_green', 'cube_red'))
+  left, right = (jnp.asarray(pos, jnp.float32) for _, pos in scene.BIMANUAL_BASES)
+  to_blue = jnp.maximum(_reach(blue, left), _reach(blue, right))
+  two_left = jnp.maximum(jnp.maximum(_reach(green, left), _reach(red, right)), to_blue)
+  two_right = jnp.maximum(jnp.maximum(_reach(green, right), _reach(red, left)), to_blue)
+  one = lambda b: jnp.maximum(jnp.maximum(_reach(blue, b), _reach(green, b)), _reach(red, b))
+  left_first, solo_left = two_left <= two_right, one(left) <= one(right)
+  best_two, best_one = jnp.minimum(two_left, two_right), jnp.minimum(one(left), one(right))
+  solo = (best_two > REACH) & (best_one < best_two)
+  sequential = _near_carry_path(p)
+
+  swap = lambda c, a, b: (jnp.where(c, a, b), jnp.where(c, b, a))
+  first_base, second_base = swap(left_first, left, right)
+  parallel = _stack_three_parallel(p, n, first_base)
+  in_turn = _stack_three_sequential(p, n, first_base, second_base)
+  alone = _stack_three_solo(p, n, swap(solo_left, left, right)[1])
+  # The same number of phases for all: one-step repeats of a plan's last phase before its final hold.
+  pad = lambda rows: rows[:-1] + [(rows[-1][0], 0.0, 1, 1, 1.0)] * (len(alone) - len(rows)) + rows[-1:]
+  parallel, in_turn = pad(parallel), pad(in_turn)
+
+  def choose(a, b, c):   # a: solo, b: sequential, c: parallel
+    return jnp.where(solo, a, jnp.where(sequential, b, c))
+
+  def to_arms(targets, first_left):
+    return [tuple(jnp.where(first_left, x, y) for x, y in zip(*targets)),
+            tuple(jnp.where(first_left, y, x) for x, y in zip(*targets))]
+
+  phases = []
+  for rows in zip(alone, in_turn, parallel):
+    arms = [to_arms(rows[0][0], solo_left), to_arms(rows[1][0], left_first), to_arms(rows[2][0], left_first)]
+    targets = [tuple(choose(*xs) for xs in zip(*(a[arm] for a in arms))) for arm in range(2)]
+    phases.append(Phase(targets, *(choose(*(r[i] for r in rows)) for i in range(1, 5))))
+  return phases
 
 
 PLANS = {'lift': lift_plan, 'pick_place': pick_place_plan, 'knock_down': knock_down_plan,
