@@ -2,7 +2,8 @@
 
 Options: `glam_o` (object masks as the world model's image input instead of RGB), `symmetric` (ablation:
 no stop-gradient in the alignment KL), `action_on_idm` (ablation: the action decoder reads the IDM's latent),
-`second_arm` (add the UR5e source), `tiny` (small networks and few steps, for tests and smoke runs).
+`second_arm` (add the UR5e source), `cpu` (narrower convs and MLPs, batch 64, 2,000 steps: ~10 minutes on a
+2-core CPU, where the paper sizes take ~20 s a step), `tiny` (small networks and few steps, for tests).
 Every field can be overridden on the command line, e.g. `--config.num_steps=2000 --config.batch_size=64`.
 
 Choices the paper leaves open: AdamW 3e-4, 500 warm-up steps, cosine decay to 10 %, weight decay 1e-4,
@@ -13,7 +14,7 @@ import ml_collections
 
 from glam_jax.sim.tasks import get_task
 
-OPTIONS = ('glam_o', 'symmetric', 'action_on_idm', 'second_arm', 'tiny')
+OPTIONS = ('glam_o', 'symmetric', 'action_on_idm', 'second_arm', 'cpu', 'tiny')
 
 
 def parse_arg(arg: str, options=OPTIONS) -> tuple:
@@ -59,6 +60,13 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.keep_checkpoints = 3
   c.num_workers = 2              # Grain worker processes
   c.prefetch = 2
+  if 'cpu' in opts:
+    c.model.update(width=128, conv_features=(8, 16, 32, 32))
+    c.batch_size = 64
+    c.num_steps = 2000
+    c.optimizer.update(learning_rate=1e-3, warmup_steps=100)
+    c.eval_every = 500
+    c.checkpoint_every = 500
   if 'tiny' in opts:
     c.model.update(state_dim=32, width=64, conv_features=(8, 16, 16, 32), idm_blocks=2, action_encoder_blocks=2,
                    forward_blocks=2, proprio_blocks=2, decoder_layers=2)

@@ -19,7 +19,8 @@ from glam_jax.data.reader import Dataset
 from glam_jax.models import inputs
 from glam_jax.models.world_model import WorldModelConfig
 from glam_jax.stage1.glam import GlamLearner, LossConfig
-from glam_jax.train import checkpoint
+from glam_jax.train import checkpoint, loop, sharding
+from glam_jax.train import state as state_lib
 
 
 def source_path(config, source: str) -> str:
@@ -69,10 +70,15 @@ def load(workdir: str):
     config = ml_collections.ConfigDict(json.load(f))
   learner, train, _ = build(config)
   ds, _ = pipeline.make_dataset(dataclasses.replace(train, num_workers=0))
-  params_like = jax.eval_shape(learner.init, jax.random.PRNGKey(0), ds[0])
+  tx = loop.make_optimizer(config)
+  abstract = jax.eval_shape(lambda k, b: state_lib.create(learner.init(k, b), tx), jax.random.PRNGKey(0), ds[0])
+  on_devices = sharding.replicated(sharding.make_mesh())      # whatever devices saved it: place them here
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on_devices), abstract)
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'))
   try:
-    params = ckpt.restore_params(params_like)
+    if ckpt.latest_step() is None:
+      raise FileNotFoundError(f'{workdir}/checkpoints: no checkpoint to restore')
+    state, _ = ckpt.restore(abstract)
   finally:
     ckpt.close()
-  return learner, params, config
+  return learner, state.params, config

@@ -30,7 +30,8 @@ class Checkpointer:
     self.manager.save(step, args=ocp.args.Composite(**items), force=force)
 
   def restore(self, state_like, iterator=None, step: int | None = None):
-    """(state, iterator) at `step` (default: the latest), arrays placed like `state_like`'s."""
+    """(state, iterator) at `step` (default: the latest), arrays placed like `state_like`'s (arrays, or
+    `jax.ShapeDtypeStruct`s with shardings)."""
     step = self.latest_step() if step is None else step
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state_like)
     items = {'state': ocp.args.StandardRestore(abstract)}
@@ -38,15 +39,6 @@ class Checkpointer:
       items['data'] = grain.checkpoint.CheckpointRestore(iterator)
     out = self.manager.restore(step, args=ocp.args.Composite(**items))
     return out['state'], (out['data'] if iterator is not None else None)
-
-  def restore_params(self, params_like, step: int | None = None):
-    """Only the parameters of a saved train state (for a frozen model used downstream)."""
-    step = self.latest_step() if step is None else step
-    if step is None:
-      raise FileNotFoundError(f'{self.directory}: no checkpoint to restore')
-    restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-    return jax.tree.map(lambda like, x: jax.numpy.asarray(x, like.dtype), params_like,
-                        restored['state']['params'])
 
   def wait(self) -> None:
     self.manager.wait_until_finished()
