@@ -1,6 +1,10 @@
-"""Latent replay's bookkeeping: holding after the source episode ends, and the tracking error."""
+"""Latent replay's bookkeeping: holding after the source episode ends, the tracking error, and (slow) that
+replaying a source episode's own actions reproduces it."""
+import jax
 import numpy as np
+import pytest
 
+from glam_jax.demos import collect
 from glam_jax.eval import latent_replay as lr
 
 
@@ -23,3 +27,18 @@ def test_tracking_error_counts_only_the_source_steps():
   rep[1, :, 2] = 0.02
   err = lr.tracking_error(rep, src, np.array([3, 4]))
   np.testing.assert_allclose(err, [0.1, 0.02])
+
+
+@pytest.mark.slow
+def test_replaying_recorded_actions_reproduces_the_source_episode(get_env):
+  """The replay starts from the source's placement and pose: a Kinova episode's own actions, replayed, redo it."""
+  cfg = lr.ReplayConfig(episodes=4, batch=4, seed=5)
+  eps = lr.source_episodes('lift', 'kinova', cfg, ('overhead',), 16)
+  env = get_env('lift', 'kinova', render=False)
+  run = collect.make_collector(env)
+  rec = collect.to_batch(run(jax.numpy.asarray(eps['keys'])))
+  assert rec.success.all()
+  actions = lr.hold_after_end(rec.steps['action'][:, :-1], eps['lengths'], num_joints=7)
+  tcp, success, _, _ = jax.device_get(lr.make_replayer(env)(eps['keys'], actions))
+  assert success[:, -1].all()
+  assert lr.tracking_error(tcp, eps['ee_pose'], eps['lengths']).max() < 1e-3
