@@ -16,7 +16,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from glam_jax.data.pipeline import SHARED_KEYS
 from glam_jax.data.stats import Normalizer
@@ -24,6 +23,7 @@ from glam_jax.demos import collect
 from glam_jax.models import inputs
 from glam_jax.models.world_model import WorldModel
 from glam_jax.sim import camera, make_env
+from glam_jax.train import sharding
 
 REPLAY_VIEW = 'overhead/rgb'
 
@@ -38,10 +38,6 @@ class ReplayConfig:
   max_batches: int = 20
 
 
-def _mesh():
-  return Mesh(np.asarray(jax.devices()), ('data',))
-
-
 def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size: int) -> dict:
   """`cfg.episodes` successful scripted episodes of `source` with their reset keys and rendered frames.
 
@@ -50,8 +46,8 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
   """
   env = make_env(task, source, render=False)
   rig = camera.make_rig(env.mj_model, views, image_size, image_size, env.mask_geoms)
-  mesh = _mesh()
-  shard = NamedSharding(mesh, PartitionSpec('data'))
+  mesh = sharding.make_mesh()
+  shard = sharding.batch_sharding(mesh)
   batch = -(-cfg.batch // mesh.size) * mesh.size
   chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
   run, render = collect.make_collector(env), collect.make_renderer(rig)

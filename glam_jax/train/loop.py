@@ -53,10 +53,9 @@ def make_optimizer(config) -> optax.GradientTransformation:
   return state_lib.make_optimizer(o.learning_rate, config.num_steps, o.warmup_steps, o.weight_decay, o.grad_clip)
 
 
-def evaluate(loss_fn: Callable, params, eval_data: pipeline.PipelineConfig, num_batches: int, mesh) -> dict:
-  """Mean metrics over the first `num_batches` batches of the held-out split (the same batches each time)."""
-  ds, _ = pipeline.make_dataset(eval_data)
-  it = iter(ds.to_iter_dataset())
+def evaluate(loss_fn: Callable, params, eval_ds, num_batches: int, mesh) -> dict:
+  """Mean metrics over the first `num_batches` batches of the held-out dataset (the same batches each time)."""
+  it = iter(eval_ds.to_iter_dataset())
   rows = []
   for _ in range(num_batches):
     rows.append(jax.device_get(loss_fn(params, sharding.global_batch(next(it), mesh))))
@@ -92,6 +91,7 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
 
   step_fn = jax.jit(make_train_step(learner, tx, train_key), in_shardings=(repl, data_sharding),
                     out_shardings=(repl, repl), donate_argnums=0)
+  eval_ds = pipeline.make_dataset(eval_data)[0] if eval_data is not None else None   # opened once
   eval_fn = jax.jit(lambda p, b: learner.loss(p, b, eval_key)[1], in_shardings=(repl, data_sharding),
                     out_shardings=repl)
 
@@ -118,7 +118,7 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
         bar.set_postfix(loss=f'{last["loss"]:.4f}')
         pending, data_s, t_window = [], 0.0, time.time()
       if eval_data is not None and (step % config.eval_every == 0 or step == config.num_steps):
-        last_eval = evaluate(eval_fn, state.params, eval_data, config.eval_batches, mesh)
+        last_eval = evaluate(eval_fn, state.params, eval_ds, config.eval_batches, mesh)
         writer.write(step, last_eval, 'eval/')
       if step % config.checkpoint_every == 0 or step == config.num_steps:
         ckpt.save(step, state, iterator, force=step == config.num_steps)
