@@ -45,3 +45,44 @@ def grid(rows: list[list[np.ndarray]], scale: int = 4, pad: int = 2, labels: lis
 def save_png(path: str, image: np.ndarray) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   Image.fromarray(np.asarray(image, np.uint8)).save(path)
+
+
+def _rollout_frames(frames) -> np.ndarray:
+  f = np.asarray(frames)
+  if f.ndim != 4 or f.shape[-1] != 3:
+    raise ValueError(f'frames must have shape (T, H, W, 3), got {f.shape}')
+  if f.shape[0] == 0:
+    raise ValueError('frames is empty')
+  if f.dtype != np.uint8:
+    raise ValueError(f'frames must be uint8, got {f.dtype}')
+  return f
+
+
+def save_gif(path: str, frames, fps: float = 10, scale: int = 2, pad: int = 2) -> None:
+  """Animated GIF of a rollout, upscaled by `scale` with nearest-neighbour; loops forever.
+
+  frames: (T, H, W, 3) uint8, or a list of such to play several rollouts side by side (separated by `pad`
+  white pixels; a shorter rollout holds its last frame, a smaller one is padded with white below).
+  Pillow merges identical consecutive frames into one with the summed duration, so playback time is
+  always T / fps but the file may hold fewer than T frames when the picture stands still.
+  """
+  rollouts = [_rollout_frames(f) for f in (frames if isinstance(frames, (list, tuple)) else [frames])]
+  if not rollouts:
+    raise ValueError('no rollouts given')
+  if not fps > 0 or int(scale) != scale or scale < 1:
+    raise ValueError(f'fps must be positive and scale a positive integer, got fps={fps}, scale={scale}')
+  scale = int(scale)
+  steps = max(r.shape[0] for r in rollouts)
+  height = max(r.shape[1] for r in rollouts) * scale
+  width = sum(r.shape[2] * scale for r in rollouts) + pad * (len(rollouts) - 1)
+  video = np.full((steps, height, width, 3), 255, np.uint8)
+  x = 0
+  for r in rollouts:
+    held = np.concatenate([r, np.repeat(r[-1:], steps - r.shape[0], axis=0)], axis=0)
+    big = held.repeat(scale, axis=1).repeat(scale, axis=2)
+    video[:, :big.shape[1], x:x + big.shape[2]] = big
+    x += big.shape[2] + pad
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  images = [Image.fromarray(f) for f in video]
+  images[0].save(path, format='GIF', save_all=True, append_images=images[1:],
+                 duration=max(10, int(round(1000 / fps))), loop=0)

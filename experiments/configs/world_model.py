@@ -12,22 +12,13 @@ alignment and grounding terms need target samples in every batch).
 """
 import ml_collections
 
-from glam_jax.sim.tasks import get_task
+from glam_jax.configs import parse_arg
 
 OPTIONS = ('glam_o', 'symmetric', 'action_on_idm', 'second_arm', 'cpu', 'tiny')
 
 
-def parse_arg(arg: str, options=OPTIONS) -> tuple:
-  parts = [p for p in (arg or 'lift').split(',') if p]
-  task, opts = get_task(parts[0]).name, set(parts[1:])
-  unknown = opts - set(options)
-  if unknown:
-    raise ValueError(f'unknown option(s) {sorted(unknown)}; valid: {", ".join(options)}')
-  return task, opts
-
-
 def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
-  task, opts = parse_arg(arg)
+  task, opts = parse_arg(arg, OPTIONS)
   c = ml_collections.ConfigDict()
   c.task = task
   c.data_dir = 'data'

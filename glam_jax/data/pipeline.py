@@ -20,6 +20,7 @@ joint positions followed by its gripper opening. Actions stay in the env's [-1, 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import grain
 import jax
@@ -51,6 +52,7 @@ class PipelineConfig:
   normalize: bool = True
   eval_episodes: int = 0               # the last N episodes of each source are held out
   split: str = 'train'                 # 'train', 'eval' (the held-out ones) or 'all'
+  label_dir: str = ''                  # stage 2: latent labels `<label_dir>/<source dir name>.npy` (relabel)
   num_workers: int = 0                 # Grain worker processes (0: read in the main process)
   prefetch: int = 2                    # batches buffered per worker / thread
 
@@ -159,7 +161,8 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
                  process_count: int | None = None) -> tuple[grain.MapDataset, dict]:
   """The batched, mixed MapDataset for this process, and a description (datasets, target, lengths).
 
-  `labels` maps a source path to per-step latent labels (num_steps, d) aligned with the dataset's steps.
+  `labels` maps a source path to per-step latent labels (num_steps, d) aligned with the dataset's steps;
+  without it, stage 2 reads them from `config.label_dir` when that is set.
   """
   if not config.sources:
     raise ValueError('the pipeline needs at least one source')
@@ -178,13 +181,20 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
   tmeta = datasets[target].meta
   keys = SHARED_KEYS + ('joint_pos',) if config.normalize else ()
   norm = Normalizer(datasets[target].stats, keys)
+  if labels is None and config.label_dir:
+    labels = {}
+    for src in config.sources:
+      f = os.path.join(config.label_dir, os.path.basename(os.path.normpath(src.path)) + '.npy')
+      if not os.path.exists(f):
+        raise DatasetError(f'{f}: missing latent labels for {src.path} (relabel with the world model first)')
+      labels[os.path.abspath(src.path)] = np.load(f)
   labels = labels or {}
   parts, used, sizes = [], [], []
   for i, (src, ds) in enumerate(zip(config.sources, datasets)):
     if src.weight == 0:
       continue
     table = transition_table(ds, _episodes(ds, config.eval_episodes, config.split))
-    lab = labels.get(src.path)
+    lab = labels.get(ds.path, labels.get(src.path))
     if lab is not None and len(lab) != ds.meta['num_steps']:
       raise DatasetError(f'{src.path}: labels have {len(lab)} rows, the dataset has {ds.meta["num_steps"]} steps')
     if config.stage == 2 and labels and lab is None:

@@ -17,10 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from glam_jax.data.pipeline import SHARED_KEYS
 from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect
-from glam_jax.models import inputs
 from glam_jax.models.world_model import WorldModel
 from glam_jax.sim import camera, make_env
 from glam_jax.train import sharding
@@ -81,16 +79,11 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
 def make_latent_decoder(learner, params, normalizer: Normalizer):
   """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> Kinova actions (T-1, action_dim),
   decoded from the IDM's posterior mean of each transition and clipped to the env's [-1, 1]."""
-  keys = learner.image_keys
-
   def decode(images, ee_pose, gripper):
-    run = lambda method, *a: learner.model.apply({'params': params}, *a, method=method)
     obs = {**images, 'ee_pose': normalizer.normalize('ee_pose', ee_pose),
            'gripper': normalizer.normalize('gripper', gripper)}
-    y = run(WorldModel.encode, inputs.image_input(obs, keys))
-    ee = inputs.ee_state(obs)
-    mean, _ = run(WorldModel.idm, y[:-1], ee[:-1], y[1:], ee[1:])
-    return jnp.clip(run(WorldModel.decode_action, mean), -1.0, 1.0)
+    mean = learner.idm_mean(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[1:], obs))
+    return jnp.clip(learner.model.apply({'params': params}, mean, method=WorldModel.decode_action), -1.0, 1.0)
 
   return jax.jit(decode)
 

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 
-import jax
 import ml_collections
 
 from glam_jax.data import pipeline
@@ -19,8 +18,7 @@ from glam_jax.data.reader import Dataset
 from glam_jax.models import inputs
 from glam_jax.models.world_model import WorldModelConfig
 from glam_jax.stage1.glam import GlamLearner, LossConfig
-from glam_jax.train import checkpoint, loop, sharding
-from glam_jax.train import state as state_lib
+from glam_jax.train import loop
 
 
 def source_path(config, source: str) -> str:
@@ -70,15 +68,4 @@ def load(workdir: str):
     config = ml_collections.ConfigDict(json.load(f))
   learner, train, _ = build(config)
   ds, _ = pipeline.make_dataset(dataclasses.replace(train, num_workers=0))
-  tx = loop.make_optimizer(config)
-  abstract = jax.eval_shape(lambda k, b: state_lib.create(learner.init(k, b), tx), jax.random.PRNGKey(0), ds[0])
-  on_devices = sharding.replicated(sharding.make_mesh())      # whatever devices saved it: place them here
-  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on_devices), abstract)
-  ckpt = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'))
-  try:
-    if ckpt.latest_step() is None:
-      raise FileNotFoundError(f'{workdir}/checkpoints: no checkpoint to restore')
-    state, _ = ckpt.restore(abstract)
-  finally:
-    ckpt.close()
-  return learner, state.params, config
+  return learner, loop.restore_params(workdir, learner, config, ds[0]), config

@@ -113,3 +113,11 @@ class GlamLearner:
 
   def loss(self, params, batch: dict, rng: jax.Array):
     return glam_loss(self.model, params, batch, rng, self.image_keys, self.loss_config)
+
+  def idm_mean(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
+    """The IDM's posterior mean of transitions obs -> next_obs (normalised, as the pipeline gives them):
+    what relabelling and latent replay read from a frozen world model."""
+    run = lambda method, *a: self.model.apply({'params': params}, *a, method=method)
+    y, next_y = (run(WorldModel.encode, inputs.image_input(o, self.image_keys)) for o in (obs, next_obs))
+    mean, _ = run(WorldModel.idm, y, inputs.ee_state(obs), next_y, inputs.ee_state(next_obs))
+    return mean

@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from tqdm import tqdm
@@ -132,3 +133,21 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
     ckpt.close()
     writer.close()
   return {'train': last, 'eval': last_eval, 'step': step, 'state': state}
+
+
+def restore_params(workdir: str, learner: Learner, config, example_batch: dict):
+  """The parameters of the latest checkpoint in `workdir/checkpoints`, placed on this run's devices (any
+  device count can restore what any other saved). `example_batch` only gives shapes."""
+  tx = make_optimizer(config)
+  abstract = jax.eval_shape(lambda k, b: state_lib.create(learner.init(k, b), tx), jax.random.PRNGKey(0),
+                            jax.tree.map(jnp.asarray, example_batch))
+  on_devices = sharding.replicated(sharding.make_mesh())
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on_devices), abstract)
+  ckpt = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'))
+  try:
+    if ckpt.latest_step() is None:
+      raise FileNotFoundError(f'{workdir}/checkpoints: no checkpoint to restore')
+    state, _ = ckpt.restore(abstract)
+  finally:
+    ckpt.close()
+  return state.params

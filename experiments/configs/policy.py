@@ -1,0 +1,77 @@
+"""Stage 2: a policy. `--config=experiments/configs/policy.py:TASK,METHOD[,OPTION...]`.
+
+Methods: `glam_o` / `glam` (the latent-chunk policy trained on IDM labels of every source; needs
+`--config.world_model_dir`, a GLAM-O or GLAM world-model run: the two differ only in that world model, the
+policy sees RGB either way), `mip` (the baseline: the same network on the target demonstrations only,
+predicting actions directly). Options: `ee_proprio` (condition on the target's proprioception too, zeros
+for auxiliary samples, instead of the end-effector state alone), `cpu` (narrow convs, 2,000 steps: a few
+minutes on a 2-core CPU), `tiny` (for tests).
+
+Choices the paper leaves open: AdamW 3e-4 with 500 warm-up steps and cosine decay, batch 256, target and
+auxiliary sampled 1 : 1, 64x64 RGB from both views, execute 10 of the H = 20 predicted steps then replan.
+"""
+import ml_collections
+
+from glam_jax.configs import parse_arg
+
+METHODS = ('glam_o', 'glam', 'mip')
+OPTIONS = METHODS + ('ee_proprio', 'cpu', 'tiny')
+
+
+def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
+  task, opts = parse_arg(arg, OPTIONS)
+  methods = [m for m in METHODS if m in opts]
+  if len(methods) != 1:
+    raise ValueError(f'name exactly one method of {", ".join(METHODS)} (got {methods or "none"})')
+  c = ml_collections.ConfigDict()
+  c.task = task
+  c.method = methods[0]
+  c.data_dir = 'data'
+  c.world_model_dir = ''
+  latent = c.method != 'mip'
+  c.sources = ml_collections.ConfigDict({'kinova': 1.0, 'umi': 1.0} if latent else {'kinova': 1.0})
+  c.target = 'kinova'
+  c.image_keys = ('overhead/rgb', 'front/rgb')
+  c.state_input = 'ee_proprio' if 'ee_proprio' in opts else 'ee'
+  c.horizon = 20
+  c.execute_steps = 10           # of each predicted chunk, before replanning (evaluation)
+  c.action_weight = 1.0
+  c.model = ml_collections.ConfigDict(dict(
+      encoder_features=(32, 64, 128, 256), encoder_dim=256, projection_width=256, view_embedding=64,
+      head_layers=10, head_width=256, decoder_layers=4, decoder_width=256, t_star=0.9))
+
+  c.seed = 0
+  c.batch_size = 256
+  c.num_steps = 20_000
+  c.optimizer = ml_collections.ConfigDict(dict(learning_rate=3e-4, warmup_steps=500, weight_decay=1e-4,
+                                               grad_clip=1.0))
+  c.log_every = 50
+  c.eval_every = 1000
+  c.eval_batches = 4
+  c.eval_episodes = 5            # per source, held out of training (the world model's held-out episodes)
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.num_workers = 2
+  c.prefetch = 2
+  if 'cpu' in opts:
+    c.model.update(encoder_features=(8, 16, 32, 32), encoder_dim=128)
+    c.batch_size = 64
+    c.num_steps = 2000
+    c.optimizer.update(learning_rate=1e-3, warmup_steps=100)
+    c.eval_every = 500
+    c.checkpoint_every = 500
+  if 'tiny' in opts:
+    c.model.update(encoder_features=(4, 8), encoder_dim=32, projection_width=32, view_embedding=16,
+                   head_layers=3, head_width=64, decoder_layers=2, decoder_width=32)
+    c.horizon = 4
+    c.execute_steps = 2
+    c.batch_size = 16
+    c.num_steps = 100
+    c.optimizer.warmup_steps = 10
+    c.log_every = 10
+    c.eval_every = 50
+    c.eval_batches = 1
+    c.eval_episodes = 1
+    c.checkpoint_every = 50
+    c.num_workers = 0
+  return c

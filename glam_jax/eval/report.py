@@ -1,0 +1,171 @@
+"""What an evaluation run leaves for a person to read: a success-rate bar chart (PNG) and `report.md`.
+
+Both take the `results` dict the evaluation job assembles:
+  {'task': str,
+   'methods': {name: {'success': {'successes', 'trials', 'rate', 'wilson_low', 'wilson_high'},
+                      'smoothness': {'ldlj', 'sparc', 'fft', 'valid'}   (optional),
+                      'seeds': [per-seed success rates]                  (optional)}},
+   'comparisons': [{'a', 'b', 'newcombe_two_sided': [lo, hi], 'newcombe_one_sided_low'}],
+   'machine': str, 'timings': {stage: seconds}}
+The chart is drawn with PIL alone (matplotlib is not a dependency of this project).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from glam_jax import viz
+from glam_jax.eval import stats
+
+BAR_COLOUR = (66, 114, 196)
+ERROR_COLOUR = (0, 0, 0)
+GRID_COLOUR = (225, 225, 225)
+AXIS_COLOUR = (60, 60, 60)
+TEXT_COLOUR = (0, 0, 0)
+CHART_SIZE = (640, 420)
+_MARGIN = {'left': 64, 'right': 24, 'top': 44, 'bottom': 72}   # pixels around the plot area
+
+
+def _font(size: int):
+  try:
+    return ImageFont.load_default(size=size)
+  except (TypeError, OSError, ImportError):   # Pillow without FreeType: the fixed bitmap font
+    return ImageFont.load_default()
+
+
+def _success(name: str, method: dict) -> dict:
+  """The method's success block, with its Wilson interval computed here if the job left it out."""
+  if 'success' not in method:
+    raise ValueError(f'method {name!r} has no success block')
+  s = dict(method['success'])
+  k, n = int(s['successes']), int(s['trials'])
+  s.setdefault('rate', k / n if n else math.nan)
+  if 'wilson_low' not in s or 'wilson_high' not in s:
+    s['wilson_low'], s['wilson_high'] = stats.wilson(k, n)
+  return s
+
+
+def _methods(results: dict) -> dict:
+  methods = results.get('methods')
+  if not methods:
+    raise ValueError('results has no methods')
+  return methods
+
+
+def bar_chart(results: dict, path: str, size: tuple = CHART_SIZE) -> np.ndarray:
+  """Success rate per method as bars on a 0–1 axis, with 95 % Wilson error bars, the method's name and
+  its k/n under each bar. Writes a PNG to `path` and returns the (H, W, 3) uint8 image."""
+  methods = _methods(results)
+  width, height = size
+  img = Image.new('RGB', (width, height), (255, 255, 255))
+  draw = ImageDraw.Draw(img)
+  small, title_font = _font(13), _font(16)
+  x0, x1 = _MARGIN['left'], width - _MARGIN['right']
+  y_top, y_bottom = _MARGIN['top'], height - _MARGIN['bottom']
+
+  def y_of(rate: float) -> int:
+    return int(round(y_bottom - min(max(rate, 0.0), 1.0) * (y_bottom - y_top)))
+
+  title = f"{results.get('task', '')}: success rate (95 % Wilson interval)".lstrip(': ')
+  draw.text(((x0 + x1) / 2, 8), title, fill=TEXT_COLOUR, font=title_font, anchor='ma')
+  for tick in np.linspace(0.0, 1.0, 6):
+    y = y_of(tick)
+    draw.line([(x0, y), (x1, y)], fill=GRID_COLOUR)
+    draw.line([(x0 - 5, y), (x0, y)], fill=AXIS_COLOUR)
+    draw.text((x0 - 8, y), f'{tick:.1f}', fill=TEXT_COLOUR, font=small, anchor='rm')
+  draw.text((14, (y_top + y_bottom) / 2), 'rate', fill=TEXT_COLOUR, font=small, anchor='mm')
+
+  slot = (x1 - x0) / len(methods)
+  bar_w = max(4, int(slot * 0.55))
+  cap = max(2, bar_w // 6)
+  for i, (name, method) in enumerate(methods.items()):
+    s = _success(name, method)
+    cx = int(round(x0 + (i + 0.5) * slot))
+    left, right = cx - bar_w // 2, cx + bar_w // 2
+    if s['rate'] > 0:
+      draw.rectangle([left, y_of(s['rate']), right, y_bottom], fill=BAR_COLOUR)
+    lo, hi = y_of(s['wilson_low']), y_of(s['wilson_high'])
+    draw.line([(cx, hi), (cx, lo)], fill=ERROR_COLOUR, width=2)
+    draw.line([(cx - cap, hi), (cx + cap, hi)], fill=ERROR_COLOUR, width=2)
+    draw.line([(cx - cap, lo), (cx + cap, lo)], fill=ERROR_COLOUR, width=2)
+    draw.text((cx, y_bottom + 8), name, fill=TEXT_COLOUR, font=small, anchor='ma')
+    draw.text((cx, y_bottom + 28), f"{int(s['successes'])}/{int(s['trials'])}", fill=TEXT_COLOUR,
+              font=small, anchor='ma')
+  draw.line([(x0, y_top), (x0, y_bottom)], fill=AXIS_COLOUR)
+  draw.line([(x0, y_bottom), (x1, y_bottom)], fill=AXIS_COLOUR)
+  out = np.asarray(img)
+  viz.save_png(path, out)
+  return out
+
+
+def _num(value, fmt: str) -> str:
+  if value is None:
+    return '–'
+  value = float(value)
+  return 'n/a' if not math.isfinite(value) else format(value, fmt)
+
+
+def _interval(lo, hi, fmt: str = '.3f') -> str:
+  return f'[{_num(lo, fmt)}, {_num(hi, fmt)}]'
+
+
+def verdict(comparison: dict) -> bool:
+  """A is better than B at one-sided 95 % when Newcombe's one-sided lower bound of p_A − p_B is above 0."""
+  return float(comparison['newcombe_one_sided_low']) > 0
+
+
+def markdown(results: dict) -> str:
+  """`report.md`: per-method success and smoothness table, pairwise comparisons with verdicts, timings."""
+  methods = _methods(results)
+  with_seeds = any(m.get('seeds') for m in methods.values())
+  lines = [f"# Evaluation: {results.get('task', '?')}", '']
+  if results.get('machine'):
+    lines += [f"Machine: {results['machine']}", '']
+  lines += ['## Success and smoothness', '',
+            'Success: pooled trials with a 95 % Wilson score interval. Smoothness of the end-effector speed '
+            'profile, mean over valid episodes: LDLJ and SPARC closer to 0 is smoother, a lower FFT score '
+            'is smoother.', '']
+  head = ['method', 'success k/n', 'rate', '95 % Wilson', 'LDLJ', 'SPARC', 'FFT', 'valid episodes']
+  if with_seeds:
+    head.append('per-seed rate (mean ± std)')
+  lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for name, method in methods.items():
+    s = _success(name, method)
+    sm = method.get('smoothness') or {}
+    row = [name, f"{int(s['successes'])}/{int(s['trials'])}", _num(s['rate'], '.3f'),
+           _interval(s['wilson_low'], s['wilson_high']), _num(sm.get('ldlj'), '.3f'),
+           _num(sm.get('sparc'), '.3f'), _num(sm.get('fft'), '.4g'),
+           '–' if sm.get('valid') is None else str(int(sm['valid']))]
+    if with_seeds:
+      seeds = method.get('seeds') or []
+      if seeds:
+        mean, std = stats.mean_std(seeds)
+        row.append(f'{mean:.3f} ± {std:.3f} (n={len(seeds)})')
+      else:
+        row.append('–')
+    lines.append('| ' + ' | '.join(row) + ' |')
+
+  comparisons = results.get('comparisons') or []
+  if comparisons:
+    lines += ['', '## Comparisons', '',
+              "Difference of success rates p_A − p_B with Newcombe's hybrid-score interval (method 10).", '',
+              '| A | B | p_A − p_B | 95 % two-sided | one-sided 95 % lower bound |', '|---|---|---|---|---|']
+    verdicts = []
+    for c in comparisons:
+      a, b = c['a'], c['b']
+      diff = (_success(a, methods[a])['rate'] - _success(b, methods[b])['rate']
+              if a in methods and b in methods else None)
+      lo, hi = c['newcombe_two_sided']
+      lines.append(f"| {a} | {b} | {_num(diff, '+.3f')} | {_interval(lo, hi)} | "
+                   f"{_num(c['newcombe_one_sided_low'], '+.3f')} |")
+      verdicts.append(f"- {a} better than {b} at one-sided 95 %: {'yes' if verdict(c) else 'no'}")
+    lines += [''] + verdicts
+
+  timings = results.get('timings') or {}
+  if timings:
+    lines += ['', '## Timings', '', '| stage | seconds |', '|---|---|']
+    lines += [f'| {stage} | {float(sec):.1f} |' for stage, sec in timings.items()]
+    lines.append(f'| total | {sum(float(v) for v in timings.values()):.1f} |')
+  return '\n'.join(lines) + '\n'

@@ -1,0 +1,113 @@
+"""From a policy config to what the training loop runs, and back from a finished policy workdir.
+
+`prepare(config, workdir)` relabels the sources with the frozen world model (latent methods; labels cached
+in `<workdir>/labels/`), writes `<workdir>/policy.json` (network sizes, inputs, the target's normalisation
+statistics: everything acting needs) and returns the learner with the train and held-out pipeline configs.
+`load(workdir)` restores a trained policy for evaluation without opening any dataset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import jax
+import ml_collections
+import numpy as np
+
+from glam_jax.data.reader import Dataset
+from glam_jax.data.stats import Normalizer
+from glam_jax.models import inputs
+from glam_jax.models.policy import PolicyConfig
+from glam_jax.stage1 import experiment as stage1
+from glam_jax.stage2 import latent_bc, relabel
+from glam_jax.train import loop
+
+SPEC_FILE = 'policy.json'
+NORM_KEYS = ('ee_pose', 'gripper', 'joint_pos')
+
+
+def _check_world_model(config, wm_config) -> None:
+  if wm_config.task != config.task:
+    raise ValueError(f'the world model in {config.world_model_dir} was trained on {wm_config.task!r}, '
+                     f'the policy is for {config.task!r}')
+  missing = sorted(set(config.sources) - set(wm_config.sources))
+  if missing:
+    raise ValueError(f'sources {missing} were not seen by the world model in {config.world_model_dir} '
+                     f'(it saw {sorted(wm_config.sources)})')
+
+
+def prepare(config, workdir: str, progress: bool = True):
+  """(learner, train pipeline config, held-out pipeline config); relabels first for latent methods."""
+  if config.method not in ('glam_o', 'glam', 'mip'):
+    raise ValueError(f'unknown method {config.method!r}; valid: glam_o, glam, mip')
+  train, held_out = stage1.pipeline_configs(config, stage=2)
+  train, held_out = (dataclasses.replace(p, horizon=config.horizon) for p in (train, held_out))
+  target = Dataset(stage1.source_path(config, config.target))
+  low = target.meta['lowdim_fields']
+  ee_dim = sum(low[k]['dim'] for k in inputs.EE_KEYS)
+  proprio_dim = low['joint_pos']['dim'] + low['gripper']['dim']
+  h, w = target.meta['frame_fields'][config.image_keys[0]]['shape'][:2]
+  latent = config.method != 'mip'
+  if latent:
+    if not config.world_model_dir:
+      raise ValueError(f'method {config.method} needs --config.world_model_dir (a trained world-model run)')
+    wm, wm_params, wm_config = stage1.load(config.world_model_dir)
+    _check_world_model(config, wm_config)
+    datasets = {name: Dataset(stage1.source_path(config, name)) for name in config.sources}
+    norm = Normalizer(target.stats, NORM_KEYS)
+    label_dir = os.path.join(workdir, 'labels')
+    relabel.relabel(wm, wm_params, datasets, norm, label_dir, progress)
+    train, held_out = (dataclasses.replace(p, label_dir=label_dir) for p in (train, held_out))
+    output_dim, action_dim = wm.model_config.latent_dim, low['action']['dim']
+  else:
+    output_dim, action_dim = low['action']['dim'], 0
+  policy = PolicyConfig(
+      image_shape=(h, w, inputs.image_channels(config.image_keys[:1])), num_views=len(config.image_keys),
+      state_dim=latent_bc.state_dim(config.state_input, ee_dim, proprio_dim), horizon=config.horizon,
+      output_dim=output_dim, action_dim=action_dim,
+      **{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.model.items()})
+  spec = {'task': config.task, 'method': config.method, 'image_keys': list(config.image_keys),
+          'state_input': config.state_input, 'label': 'latents' if latent else 'actions',
+          'action_weight': config.action_weight, 'execute_steps': config.execute_steps,
+          'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
+          'normalizer': {k: target.stats[k] for k in NORM_KEYS}}
+  os.makedirs(workdir, exist_ok=True)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, SPEC_FILE), 'w') as f:
+      json.dump(spec, f, indent=1)
+  return _learner(spec), train, held_out
+
+
+def _learner(spec: dict) -> latent_bc.PolicyLearner:
+  p = {k: tuple(v) if isinstance(v, list) else v for k, v in spec['policy'].items()}
+  return latent_bc.PolicyLearner(PolicyConfig(**p), spec['image_keys'], spec['state_input'], spec['label'],
+                                 spec['action_weight'])
+
+
+def example_batch(spec: dict, batch: int = 1) -> dict:
+  """Zeros shaped like one stage-2 batch's inputs (for initialising or restoring without data)."""
+  p = spec['policy']
+  h, w, _ = p['image_shape']
+  obs = {k: np.zeros((batch, h, w) + ((3,) if k.endswith('/rgb') else ()), np.uint8) for k in spec['image_keys']}
+  for k in inputs.EE_KEYS:
+    obs[k] = np.zeros((batch, len(spec['normalizer'][k]['mean'])), np.float32)
+  return {'obs': obs, 'proprio': np.zeros((batch, spec['proprio_dim']), np.float32)}
+
+
+def load(workdir: str):
+  """(learner, params, spec, config) of the latest checkpoint of a policy run, on the current devices."""
+  paths = [os.path.join(workdir, f) for f in (SPEC_FILE, 'config.json')]
+  for path in paths:
+    if not os.path.exists(path):
+      raise FileNotFoundError(f'{path}: missing; {workdir} is not a policy run directory')
+  with open(paths[0]) as f:
+    spec = json.load(f)
+  with open(paths[1]) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  learner = _learner(spec)
+  return learner, loop.restore_params(workdir, learner, config, example_batch(spec)), spec, config
+
+
+def normalizer(spec: dict) -> Normalizer:
+  return Normalizer(spec['normalizer'], NORM_KEYS)

@@ -1,0 +1,116 @@
+"""Stage 2's objective: MIP regression of a chunk of H labels from the policy's context (DESIGN.md §2).
+
+GLAM policy: the chunk holds the frozen IDM's latents (standardised; see `relabel`), regressed on every
+source, and the policy action decoder h maps predicted latents to actions, regressed on target samples:
+  L = ‖ẑ₁ − z‖² + ‖ẑ₂ − z‖²  (all data)  +  w · (‖h(ẑ₁) − a‖² + ‖h(ẑ₂) − a‖²)  (target data)
+with ẑ₁ = f(0, 0, c) and ẑ₂ = f(t*, z + (1 − t*)·ε, c), ε ~ N(0, I). Chunk steps past an episode's end
+are masked out. h is trained on both steps' predictions, so it sees latents as imperfect as those it gets
+at test time; its gradient reaches the head (one network, trained end to end).
+MIP baseline: the same network on target data, the chunk holds the actions and there is no decoder.
+
+What the policy conditions on (`state_input`): auxiliary sources have no proprioception, so the default
+`ee` is what every source records, the end-effector pose and gripper opening (standardised with the target
+dataset's statistics). `ee_proprio` appends the target's joint positions and gripper, zeros on auxiliary
+samples: the alternative, for comparison.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from glam_jax.data.stats import Normalizer
+from glam_jax.models import inputs
+from glam_jax.models.policy import Policy, PolicyConfig
+from glam_jax.stage1.glam import masked_mean
+
+STATE_INPUTS = ('ee', 'ee_proprio')
+
+
+def state_vector(obs: dict, proprio, state_input: str) -> jnp.ndarray:
+  ee = inputs.ee_state(obs)
+  if state_input == 'ee':
+    return ee
+  if state_input == 'ee_proprio':
+    return jnp.concatenate([ee, jnp.asarray(proprio, jnp.float32)], -1)
+  raise ValueError(f'state_input {state_input!r}; valid: {", ".join(STATE_INPUTS)}')
+
+
+def state_dim(state_input: str, ee_dim: int, proprio_dim: int) -> int:
+  if state_input not in STATE_INPUTS:
+    raise ValueError(f'state_input {state_input!r}; valid: {", ".join(STATE_INPUTS)}')
+  return ee_dim + (proprio_dim if state_input == 'ee_proprio' else 0)
+
+
+def view_images(obs: dict, image_keys) -> jnp.ndarray:
+  """(..., V, H, W, C): one float image per view key, stacked on a view axis."""
+  return jnp.stack([inputs.image_input(obs, (k,)) for k in image_keys], -4)
+
+
+def normalize_env_obs(obs: dict, normalizer: Normalizer) -> tuple[dict, jnp.ndarray]:
+  """Raw env observations -> (obs as the pipeline gives them, proprio), for a policy acting in the env."""
+  out = dict(obs)
+  for k in inputs.EE_KEYS:
+    out[k] = normalizer.normalize(k, jnp.asarray(obs[k], jnp.float32))
+  proprio = jnp.concatenate([normalizer.normalize('joint_pos', jnp.asarray(obs['joint_pos'], jnp.float32)),
+                             out['gripper']], -1) if 'joint_pos' in obs else None
+  return out, proprio
+
+
+def _sq(a, b):
+  return jnp.mean((a - b) ** 2, axis=-1)
+
+
+class PolicyLearner:
+  """The training loop's learner for a stage-2 policy: `label='latents'` (GLAM) or `'actions'` (MIP)."""
+
+  def __init__(self, config: PolicyConfig, image_keys, state_input: str = 'ee', label: str = 'latents',
+               action_weight: float = 1.0):
+    if label not in ('latents', 'actions'):
+      raise ValueError(f"label {label!r}; valid: latents, actions")
+    if (label == 'latents') != bool(config.action_dim):
+      raise ValueError('a latent policy needs an action decoder (action_dim > 0); the action policy has none')
+    self.config, self.image_keys = config, tuple(image_keys)
+    self.state_input, self.label, self.action_weight = state_input, label, action_weight
+    self.model = Policy(config)
+
+  def _inputs(self, batch):
+    return view_images(batch['obs'], self.image_keys), state_vector(batch['obs'], batch['proprio'],
+                                                                     self.state_input)
+
+  def init(self, rng: jax.Array, batch: dict):
+    return self.model.init(rng, *self._inputs(batch))['params']
+
+  def loss(self, params, batch: dict, rng: jax.Array):
+    run = lambda method, *a: self.model.apply({'params': params}, *a, method=method)
+    t_star = self.config.t_star
+    ctx = run(Policy.context, *self._inputs(batch))
+    target = batch[self.label]
+    mask = batch['chunk_mask']
+    lead = ctx.shape[:-1]
+    first = run(Policy.head, jnp.zeros(lead), jnp.zeros_like(target), ctx)
+    noisy = target + (1.0 - t_star) * jax.random.normal(rng, target.shape)
+    second = run(Policy.head, jnp.full(lead, t_star), noisy, ctx)
+    # test-time second step (no noise): the metric that says how the policy will act
+    inferred = run(Policy.head, jnp.full(lead, t_star), first, ctx)
+    chunk_1, chunk_2 = masked_mean(_sq(first, target), mask), masked_mean(_sq(second, target), mask)
+    metrics = dict(chunk_mse_step1=chunk_1, chunk_mse_step2=chunk_2,
+                   chunk_mse_inferred=masked_mean(_sq(jax.lax.stop_gradient(inferred), target), mask))
+    total = chunk_1 + chunk_2
+    if self.label == 'latents':
+      act_mask = mask & batch['is_target'][:, None]
+      a = batch['actions']
+      act_1 = masked_mean(_sq(run(Policy.decode, first), a), act_mask)
+      act_2 = masked_mean(_sq(run(Policy.decode, second), a), act_mask)
+      total = total + self.action_weight * (act_1 + act_2)
+      metrics.update(action_mse_step1=act_1, action_mse_step2=act_2, action_mse_inferred=masked_mean(
+          _sq(jax.lax.stop_gradient(run(Policy.decode, inferred)), a), act_mask),
+          target_fraction=jnp.mean(batch['is_target'].astype(jnp.float32)))
+    metrics['loss'] = total
+    return total, metrics
+
+  def act(self, params, obs: dict, proprio=None) -> jnp.ndarray:
+    """Normalised observations (one or a batch) -> the action chunk (..., H, action_dim) in [-1, 1]."""
+    images = view_images(obs, self.image_keys)
+    _, actions = self.model.apply({'params': params}, images, state_vector(obs, proprio, self.state_input),
+                                  method=Policy.infer)
+    return jnp.clip(actions, -1.0, 1.0)
