@@ -16,7 +16,6 @@ import os
 
 os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
 
-import dataclasses  # noqa: E402
 import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
@@ -66,17 +65,7 @@ def main(argv):
     return
   recipe = load_recipe(_TASK.value, _SECOND_ARM.value)
   t0 = time.time()
-  common.update(image_size=recipe.image_size, views=tuple(recipe.views), depth=recipe.depth)
-  for source, episodes in recipe.episodes.items():
-    out = os.path.join(_DATA_DIR.value, recipe.task, source)
-    cfg = gen.GenerateConfig(task=recipe.task, source=source, episodes=episodes, out=out,
-                             seed=gen.source_seed(recipe.seed, source), **common)
-    if not _OVERWRITE.value and gen.dataset_complete(out, cfg):
-      print(f'{out}: complete, skipped')
-      continue
-    if os.path.exists(out):
-      print(f'{out}: made with other settings or incomplete, regenerating')
-    _report(gen.generate(dataclasses.replace(cfg, overwrite=True)), out)
+  gen.generate_recipe(recipe, _DATA_DIR.value, overwrite=_OVERWRITE.value, batch=_BATCH.value)
   print(f'recipe {recipe.task} done in {time.time() - t0:.0f} s under {os.path.join(_DATA_DIR.value, recipe.task)}')
 
 

@@ -135,3 +135,25 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
     return False
   return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed']) == (
       cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views), cfg.seed)
+
+
+def generate_recipe(recipe, data_dir: str, overwrite: bool = False, batch: int = 64, log=print) -> dict:
+  """Every source of a data recipe (experiments/configs/data.py) under `<data_dir>/<task>/<source>/`;
+  sources already complete with the same settings are skipped. Returns {source: path}."""
+  paths = {}
+  for source, episodes in recipe.episodes.items():
+    out = os.path.join(data_dir, recipe.task, source)
+    cfg = GenerateConfig(task=recipe.task, source=source, episodes=episodes, out=out,
+                         seed=source_seed(recipe.seed, source), image_size=recipe.image_size,
+                         views=tuple(recipe.views), depth=recipe.depth, batch=batch, overwrite=True)
+    paths[source] = out
+    if not overwrite and dataset_complete(out, cfg):
+      log(f'{out}: complete, skipped')
+      continue
+    if os.path.exists(out):
+      log(f'{out}: made with other settings or incomplete, regenerating')
+    meta = generate(cfg)
+    log(f'{out}: {meta["num_episodes"]} episodes, {meta["num_steps"]} steps; scripted success '
+        f'{meta["scripted_success_rate"]:.1%} of {meta["attempts"]} attempts; '
+        f'{meta.get("generation_seconds", 0):.0f} s')
+  return paths

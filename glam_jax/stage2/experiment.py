@@ -1,7 +1,7 @@
 """From a policy config to what the training loop runs, and back from a finished policy workdir.
 
 `prepare(config, workdir)` relabels the sources with the frozen world model (latent methods; labels cached
-in `<workdir>/labels/`), writes `<workdir>/policy.json` (network sizes, inputs, the target's normalisation
+with the world model, in `<world_model_dir>/labels/`, so every policy seed shares them), writes `<workdir>/policy.json` (network sizes, inputs, the target's normalisation
 statistics: everything acting needs) and returns the learner with the train and held-out pipeline configs.
 `load(workdir)` restores a trained policy for evaluation without opening any dataset.
 """
@@ -56,7 +56,7 @@ def prepare(config, workdir: str, progress: bool = True):
     _check_world_model(config, wm_config)
     datasets = {name: Dataset(stage1.source_path(config, name)) for name in config.sources}
     norm = Normalizer(target.stats, NORM_KEYS)
-    label_dir = os.path.join(workdir, 'labels')
+    label_dir = os.path.join(config.world_model_dir, 'labels')
     relabel.relabel(wm, wm_params, datasets, norm, label_dir, progress)
     train, held_out = (dataclasses.replace(p, label_dir=label_dir) for p in (train, held_out))
     output_dim, action_dim = wm.model_config.latent_dim, low['action']['dim']

@@ -120,7 +120,7 @@ def test_policy_trains_restores_and_acts(runs, method):
   assert losses[-1] < 0.5 * losses[0], losses
   assert np.isfinite(out['eval']['loss'])
   if method == 'glam_o':
-    assert os.path.exists(os.path.join(workdir, 'labels', 'umi.npy'))
+    assert os.path.exists(os.path.join(runs['wm'], 'labels', 'umi.npy'))
     assert 0 < out['train']['target_fraction'] < 1
 
   learner, params, spec, _ = stage2.load(workdir)

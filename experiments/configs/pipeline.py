@@ -1,0 +1,53 @@
+"""The main job: `--config=experiments/configs/pipeline.py:TASK[,smoke|paper]`.
+
+Default (CPU-sized, ~40 minutes on a 2-core CPU): the paper's data recipe (100 Kinova + 400 UMI), the
+`cpu` presets of the GLAM-O world model and of both policies, one training seed, 50 evaluation trials.
+`smoke`: a few episodes of 32x32 images and tiny networks, minutes end to end (for tests).
+`paper`: paper-size networks and steps, 3 training seeds x 50 trials with mean ± std over seeds (an
+accelerator job).
+
+`world_model` and `policy` hold overrides applied on top of the world-model and policy configs, e.g.
+`--config.world_model.num_steps=4000`.
+"""
+import ml_collections
+
+from glam_jax.configs import parse_arg
+
+OPTIONS = ('smoke', 'paper')
+
+
+def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
+  task, opts = parse_arg(arg, OPTIONS)
+  if len(opts) > 1:
+    raise ValueError('choose at most one of smoke, paper')
+  size = 'paper' if 'paper' in opts else 'tiny' if 'smoke' in opts else 'cpu'
+  c = ml_collections.ConfigDict()
+  c.task = task
+  c.data_dir = 'data'                 # recipe datasets, shared between runs (`<data_dir>/<task>/<source>`)
+  c.episodes = ml_collections.ConfigDict({'kinova': 100, 'umi': 400})
+  c.image_size = 64
+  c.world_model_arg = f'{task},glam_o' + ('' if size == 'paper' else f',{size}')
+  c.methods = ('glam_o', 'mip')       # policies trained and compared; the first is compared with the others
+  c.policy_arg = '' if size == 'paper' else size
+  c.world_model = ml_collections.ConfigDict()
+  c.policy = ml_collections.ConfigDict()
+  c.seeds = (0,)                      # policy training seeds (one world model serves them all)
+  c.trials = 50                       # evaluation episodes per method and seed
+  c.eval_seed = 1000                  # reset keys of the evaluation episodes: the same for every method
+  c.eval_chunk = 50                   # episodes per compiled evaluation call
+  c.gifs = 4                          # rollouts drawn in each method's GIF
+  if size == 'paper':
+    c.seeds = (0, 1, 2)
+    c.eval_chunk = 512
+  if size == 'tiny':
+    c.data_dir = ''                   # '': inside the run directory
+    c.episodes = ml_collections.ConfigDict({'kinova': 6, 'umi': 6})
+    c.image_size = 32
+    c.world_model = ml_collections.ConfigDict(dict(num_steps=20, batch_size=8, log_every=10, eval_every=20,
+                                                   checkpoint_every=20))
+    c.policy = ml_collections.ConfigDict(dict(num_steps=20, batch_size=8, log_every=10, eval_every=20,
+                                              checkpoint_every=20))
+    c.trials = 4
+    c.eval_chunk = 4
+    c.gifs = 2
+  return c

@@ -1,0 +1,107 @@
+"""Closed-loop evaluation at scale: controller, rendering and physics of N environments in one jitted
+`lax.scan`, vmapped over environments and sharded over devices, run in fixed-size chunks of N.
+
+A controller (see `controllers`) has a replanning `period`: every `period` steps `plan` runs (for a
+learned policy: render the views, infer an action chunk), and every step `act` emits one action (for a
+policy: the next entry of its chunk). The episode is an outer scan over plans and an inner scan over the
+steps of each plan, so the expensive part runs once per plan, not once per step as a `lax.cond` under
+`vmap` would.
+
+Trial i always resets from `fold_in(PRNGKey(seed), i)`, whatever the chunk size or device count, so two
+methods evaluated with the same seed face the same N initial placements.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from glam_jax.sim.env import Env, State
+from glam_jax.train import sharding
+
+
+class Controller(Protocol):
+  period: int
+
+  def init(self, params, state: State, rng: jax.Array) -> Any: ...
+  def plan(self, params, carry, state: State, rng: jax.Array) -> Any: ...
+  def act(self, params, carry, state: State, i: jax.Array) -> tuple[Any, jax.Array]: ...
+
+
+def make_episode_fn(env: Env, controller: Controller, num_steps: int):
+  """jit(vmap) fn(params, keys (N, 2)) -> per-step records, each (N, num_steps, ...): `action`, `success`,
+  `tcp` (TCP positions, (A, 3) per step), `geom_xpos`, `geom_xmat` (for pictures). Step 0 is after the
+  first action; the reset state is not recorded."""
+  period = controller.period
+  num_plans = -(-num_steps // period)
+
+  def record(s: State, action):
+    tcp = jnp.stack([s.data.site_xpos[idx.tcp_site] for idx in env.arm_index])
+    return {'action': action, 'success': s.info['success'], 'tcp': tcp, 'geom_xpos': s.data.geom_xpos,
+            'geom_xmat': s.data.geom_xmat}
+
+  def one(params, key):
+    k_reset, k_ctrl = jax.random.split(key)
+    state = env.reset(k_reset)
+    k_init, k_plan = jax.random.split(k_ctrl)
+    carry = controller.init(params, state, k_init)
+
+    def plan_step(c, k):
+      s, carry = c
+      carry = controller.plan(params, carry, s, k)
+
+      def step(c2, i):
+        s, carry = c2
+        carry, action = controller.act(params, carry, s, i)
+        s = env.step(s, action)
+        return (s, carry), record(s, action)
+
+      return jax.lax.scan(step, (s, carry), jnp.arange(period))
+
+    _, rec = jax.lax.scan(plan_step, (state, carry), jax.random.split(k_plan, num_plans))
+    return jax.tree.map(lambda x: x.reshape((num_plans * period,) + x.shape[2:])[:num_steps], rec)
+
+  return jax.jit(jax.vmap(one, in_axes=(None, 0)))
+
+
+def first_success(success: np.ndarray) -> np.ndarray:
+  """(N, T) -> index of the first successful step per episode, -1 where none."""
+  return np.where(success.any(1), success.argmax(1), -1)
+
+
+def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 0, chunk: int = 64,
+             num_steps: int | None = None, keep_frames: int = 0, progress: bool = True) -> dict:
+  """Runs `trials` episodes in chunks; host arrays: `success` (N,) (ever succeeded), `first_success` (N,),
+  `tcp` (N, T, A, 3), `action` (N, T, action_size), and the geometry poses of the first `keep_frames`
+  episodes for pictures."""
+  if trials < 1:
+    raise ValueError(f'trials must be positive, got {trials}')
+  num_steps = num_steps or env.episode_length
+  mesh = sharding.make_mesh()
+  chunk = -(-min(chunk, trials) // mesh.size) * mesh.size
+  run = make_episode_fn(env, controller, num_steps)
+  shard = sharding.batch_sharding(mesh)
+  params = jax.device_put(params, sharding.replicated(mesh))
+  base = jax.random.PRNGKey(seed)
+  success, tcp, actions, frames = [], [], [], {'geom_xpos': [], 'geom_xmat': []}
+  for start in tqdm(range(0, trials, chunk), desc=f'evaluate {env.task.name} x{trials}', unit='chunk',
+                    disable=not progress):
+    keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start, start + chunk))
+    rec = run(params, jax.device_put(keys, shard))
+    n = min(chunk, trials - start)
+    success.append(np.asarray(rec['success'][:n]))
+    tcp.append(np.asarray(rec['tcp'][:n]))
+    actions.append(np.asarray(rec['action'][:n]))
+    keep = min(n, keep_frames - start)
+    if keep > 0:
+      for k in frames:
+        frames[k].append(np.asarray(rec[k][:keep]))
+  per_step = np.concatenate(success)
+  out = {'success': per_step.any(1), 'first_success': first_success(per_step), 'tcp': np.concatenate(tcp),
+         'action': np.concatenate(actions), 'num_steps': num_steps}
+  if keep_frames > 0:
+    out.update({k: np.concatenate(v) for k, v in frames.items()})
+  return out
