@@ -33,6 +33,7 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
   c.target = 'kinova'
   c.image_keys = ('overhead/rgb', 'front/rgb')
   c.state_input = 'ee_proprio' if 'ee_proprio' in opts else 'ee'
+  c.ee_tilt = False              # the TCP's tilt identifies the embodiment (see glam_jax.models.inputs.ee_state)
   c.horizon = 20
   c.execute_steps = 10           # of each predicted chunk, before replanning (evaluation)
   c.action_weight = 1.0

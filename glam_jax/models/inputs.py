@@ -8,6 +8,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 EE_KEYS = ('ee_pose', 'gripper')     # recorded by every source: the end-effector state
+POSE_DIM = 9                          # per arm: TCP position, then the first two rotation-matrix columns
+TILT_DIMS = (5, 8)                    # per arm: the z components of those columns (the TCP's tilt)
 
 
 def image_input(obs: dict, keys) -> jnp.ndarray:
@@ -31,5 +33,17 @@ def image_channels(keys) -> int:
   return sum(3 if k.endswith('/rgb') else 1 for k in keys)
 
 
-def ee_state(obs: dict) -> jnp.ndarray:
-  return jnp.concatenate([jnp.asarray(obs[k], jnp.float32) for k in EE_KEYS], -1)
+def ee_state(obs: dict, tilt: bool = True) -> jnp.ndarray:
+  """TCP pose(s) and gripper opening(s). `tilt=False` leaves out the z components of the rotation columns:
+  every task here grasps from above, the scripted UMI holds its TCP exactly vertical while the arms' IK
+  tilts it by a degree or two, and that tilt alone tells a world model which embodiment it is looking at
+  (a frozen GLAM-O IDM gave UMI transitions half the Kinova's latent magnitude until given Kinova tilts)."""
+  pose = jnp.asarray(obs['ee_pose'], jnp.float32)
+  if not tilt:
+    keep = [i for i in range(pose.shape[-1]) if i % POSE_DIM not in TILT_DIMS]
+    pose = pose[..., jnp.asarray(keep)]
+  return jnp.concatenate([pose, jnp.asarray(obs['gripper'], jnp.float32)], -1)
+
+
+def ee_dim(pose_dim: int, gripper_dim: int, tilt: bool = True) -> int:
+  return pose_dim + gripper_dim - (0 if tilt else len(TILT_DIMS) * (pose_dim // POSE_DIM))

@@ -47,7 +47,7 @@ def model_config(config, target: Dataset) -> WorldModelConfig:
   h, w = frames[config.image_keys[0]]['shape'][:2]
   return WorldModelConfig(
       image_shape=(h, w, inputs.image_channels(config.image_keys)),
-      ee_dim=sum(low[k]['dim'] for k in inputs.EE_KEYS),
+      ee_dim=inputs.ee_dim(low['ee_pose']['dim'], low['gripper']['dim'], config.get('ee_tilt', True)),
       proprio_dim=low['joint_pos']['dim'] + low['gripper']['dim'], action_dim=low['action']['dim'],
       **{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.model.items()})
 
@@ -55,7 +55,8 @@ def model_config(config, target: Dataset) -> WorldModelConfig:
 def build(config) -> tuple[GlamLearner, pipeline.PipelineConfig, pipeline.PipelineConfig]:
   train, held_out = pipeline_configs(config)
   target = Dataset(source_path(config, config.target))
-  learner = GlamLearner(model_config(config, target), LossConfig(**config.loss), config.image_keys)
+  learner = GlamLearner(model_config(config, target), LossConfig(**config.loss), config.image_keys,
+                        config.get('ee_tilt', True))
   return learner, train, held_out
 
 

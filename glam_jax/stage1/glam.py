@@ -51,14 +51,15 @@ def _sq(a, b):
   return jnp.mean((a - b) ** 2, axis=-1)
 
 
-def glam_loss(model: WorldModel, params, batch: dict, rng: jax.Array, image_keys, cfg: LossConfig):
+def glam_loss(model: WorldModel, params, batch: dict, rng: jax.Array, image_keys, cfg: LossConfig,
+              ee_tilt: bool = True):
   """(total loss, metrics) of one stage-1 batch (the pipeline's stage-1 structure)."""
   run = lambda method, *args: model.apply({'params': params}, *args, method=method)
   obs, nxt = batch['obs'], batch['next_obs']
   target = batch['is_target']
   images = jnp.stack([inputs.image_input(obs, image_keys), inputs.image_input(nxt, image_keys)])
   y, next_y = run(WorldModel.encode, images)
-  ee, next_ee = inputs.ee_state(obs), inputs.ee_state(nxt)
+  ee, next_ee = inputs.ee_state(obs, ee_tilt), inputs.ee_state(nxt, ee_tilt)
   proprio, next_proprio, action = batch['proprio'], batch['next_proprio'], batch['action']
 
   image_recon = jnp.mean((run(WorldModel.decode, y) - images[0]) ** 2)
@@ -102,22 +103,23 @@ def glam_loss(model: WorldModel, params, batch: dict, rng: jax.Array, image_keys
 class GlamLearner:
   """What the training loop needs of GLAM: `init(rng, batch) -> params` and `loss(params, batch, rng)`."""
 
-  def __init__(self, model_config: WorldModelConfig, loss_config: LossConfig, image_keys):
+  def __init__(self, model_config: WorldModelConfig, loss_config: LossConfig, image_keys, ee_tilt: bool = True):
     self.model_config, self.loss_config, self.image_keys = model_config, loss_config, tuple(image_keys)
+    self.ee_tilt = ee_tilt
     self.model = WorldModel(model_config)
 
   def init(self, rng: jax.Array, batch: dict):
     obs = batch['obs']
-    return self.model.init(rng, inputs.image_input(obs, self.image_keys), inputs.ee_state(obs),
+    return self.model.init(rng, inputs.image_input(obs, self.image_keys), inputs.ee_state(obs, self.ee_tilt),
                            batch['proprio'], batch['action'])['params']
 
   def loss(self, params, batch: dict, rng: jax.Array):
-    return glam_loss(self.model, params, batch, rng, self.image_keys, self.loss_config)
+    return glam_loss(self.model, params, batch, rng, self.image_keys, self.loss_config, self.ee_tilt)
 
   def idm_mean(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
     """The IDM's posterior mean of transitions obs -> next_obs (normalised, as the pipeline gives them):
     what relabelling and latent replay read from a frozen world model."""
     run = lambda method, *a: self.model.apply({'params': params}, *a, method=method)
     y, next_y = (run(WorldModel.encode, inputs.image_input(o, self.image_keys)) for o in (obs, next_obs))
-    mean, _ = run(WorldModel.idm, y, inputs.ee_state(obs), next_y, inputs.ee_state(next_obs))
+    mean, _ = run(WorldModel.idm, y, inputs.ee_state(obs, self.ee_tilt), next_y, inputs.ee_state(next_obs, self.ee_tilt))
     return mean

@@ -45,7 +45,7 @@ def prepare(config, workdir: str, progress: bool = True):
   train, held_out = (dataclasses.replace(p, horizon=config.horizon) for p in (train, held_out))
   target = Dataset(stage1.source_path(config, config.target))
   low = target.meta['lowdim_fields']
-  ee_dim = sum(low[k]['dim'] for k in inputs.EE_KEYS)
+  ee_dim = inputs.ee_dim(low['ee_pose']['dim'], low['gripper']['dim'], config.ee_tilt)
   proprio_dim = low['joint_pos']['dim'] + low['gripper']['dim']
   h, w = target.meta['frame_fields'][config.image_keys[0]]['shape'][:2]
   latent = config.method != 'mip'
@@ -68,7 +68,7 @@ def prepare(config, workdir: str, progress: bool = True):
       output_dim=output_dim, action_dim=action_dim,
       **{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.model.items()})
   spec = {'task': config.task, 'method': config.method, 'image_keys': list(config.image_keys),
-          'state_input': config.state_input, 'label': 'latents' if latent else 'actions',
+          'state_input': config.state_input, 'ee_tilt': config.ee_tilt, 'label': 'latents' if latent else 'actions',
           'action_weight': config.action_weight, 'execute_steps': config.execute_steps,
           'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
           'normalizer': {k: target.stats[k] for k in NORM_KEYS}}
@@ -82,7 +82,7 @@ def prepare(config, workdir: str, progress: bool = True):
 def _learner(spec: dict) -> latent_bc.PolicyLearner:
   p = {k: tuple(v) if isinstance(v, list) else v for k, v in spec['policy'].items()}
   return latent_bc.PolicyLearner(PolicyConfig(**p), spec['image_keys'], spec['state_input'], spec['label'],
-                                 spec['action_weight'])
+                                 spec['action_weight'], spec['ee_tilt'])
 
 
 def example_batch(spec: dict, batch: int = 1) -> dict:

@@ -10,7 +10,7 @@ MIP baseline: the same network on target data, the chunk holds the actions and t
 
 What the policy conditions on (`state_input`): auxiliary sources have no proprioception, so the default
 `ee` is what every source records, the end-effector pose and gripper opening (standardised with the target
-dataset's statistics). `ee_proprio` appends the target's joint positions and gripper, zeros on auxiliary
+dataset's statistics; without the TCP's tilt unless `ee_tilt`, see `inputs.ee_state`). `ee_proprio` appends the target's joint positions and gripper, zeros on auxiliary
 samples: the alternative, for comparison.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from glam_jax.stage1.glam import masked_mean
 STATE_INPUTS = ('ee', 'ee_proprio')
 
 
-def state_vector(obs: dict, proprio, state_input: str) -> jnp.ndarray:
-  ee = inputs.ee_state(obs)
+def state_vector(obs: dict, proprio, state_input: str, ee_tilt: bool = True) -> jnp.ndarray:
+  ee = inputs.ee_state(obs, ee_tilt)
   if state_input == 'ee':
     return ee
   if state_input == 'ee_proprio':
@@ -64,18 +64,19 @@ class PolicyLearner:
   """The training loop's learner for a stage-2 policy: `label='latents'` (GLAM) or `'actions'` (MIP)."""
 
   def __init__(self, config: PolicyConfig, image_keys, state_input: str = 'ee', label: str = 'latents',
-               action_weight: float = 1.0):
+               action_weight: float = 1.0, ee_tilt: bool = True):
     if label not in ('latents', 'actions'):
       raise ValueError(f"label {label!r}; valid: latents, actions")
     if (label == 'latents') != bool(config.action_dim):
       raise ValueError('a latent policy needs an action decoder (action_dim > 0); the action policy has none')
     self.config, self.image_keys = config, tuple(image_keys)
     self.state_input, self.label, self.action_weight = state_input, label, action_weight
+    self.ee_tilt = ee_tilt
     self.model = Policy(config)
 
   def _inputs(self, batch):
     return view_images(batch['obs'], self.image_keys), state_vector(batch['obs'], batch['proprio'],
-                                                                     self.state_input)
+                                                                     self.state_input, self.ee_tilt)
 
   def init(self, rng: jax.Array, batch: dict):
     return self.model.init(rng, *self._inputs(batch))['params']
@@ -111,6 +112,6 @@ class PolicyLearner:
   def act(self, params, obs: dict, proprio=None) -> jnp.ndarray:
     """Normalised observations (one or a batch) -> the action chunk (..., H, action_dim) in [-1, 1]."""
     images = view_images(obs, self.image_keys)
-    _, actions = self.model.apply({'params': params}, images, state_vector(obs, proprio, self.state_input),
+    _, actions = self.model.apply({'params': params}, images, state_vector(obs, proprio, self.state_input, self.ee_tilt),
                                   method=Policy.infer)
     return jnp.clip(actions, -1.0, 1.0)
