@@ -1,7 +1,7 @@
 """The main job: `--config=experiments/configs/pipeline.py:TASK[,smoke|paper]`.
 
-Default (CPU-sized, ~40 minutes on a 2-core CPU): the paper's data recipe (100 Kinova + 400 UMI), the
-`cpu` presets of the GLAM-O world model and of both policies, one training seed, 50 evaluation trials.
+Default (CPU-sized, ~25 minutes on a 2-core CPU): the paper's data recipe (100 Kinova + 400 UMI), the
+`cpu` presets of the GLAM-O world model and of both policies, one training seed, 100 evaluation trials.
 `smoke`: a few episodes of 32x32 images and tiny networks, minutes end to end (for tests).
 `paper`: paper-size networks and steps, 3 training seeds x 50 trials with mean ± std over seeds (an
 accelerator job).
@@ -32,12 +32,13 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.world_model = ml_collections.ConfigDict()
   c.policy = ml_collections.ConfigDict()
   c.seeds = (0,)                      # policy training seeds (one world model serves them all)
-  c.trials = 50                       # evaluation episodes per method and seed
+  c.trials = 100                      # evaluation episodes per method and seed
   c.eval_seed = 1000                  # reset keys of the evaluation episodes: the same for every method
   c.eval_chunk = 50                   # episodes per compiled evaluation call
   c.gifs = 4                          # rollouts drawn in each method's GIF
   if size == 'paper':
     c.seeds = (0, 1, 2)
+    c.trials = 50                     # the paper: 50 trials per training seed
     c.eval_chunk = 512
   if size == 'tiny':
     c.data_dir = ''                   # '': inside the run directory

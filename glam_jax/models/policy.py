@@ -9,7 +9,8 @@ each predicted latent to a robot action.
   step 1 f(0, 0, c); step 2 f(t*, I, c) with I the noised target in training and step 1's output at test
   time. Both regress the clean chunk.
 - Action decoder h(z) -> a: the shape of the world model's action decoder, applied to every latent of the
-  chunk. The MIP baseline has no decoder: its head outputs actions.
+  chunk; `decoder_context=True` also feeds it the context c_t (an option beyond the paper, whose h reads
+  the latent alone). The MIP baseline has no decoder: its head outputs actions.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class PolicyConfig:
   head_width: int = 256
   decoder_layers: int = 4
   decoder_width: int = 256
+  decoder_context: bool = False    # h also reads the context c_t (not in the paper: h(ẑ) there)
   t_star: float = 0.9
 
   def __post_init__(self):
@@ -86,9 +88,15 @@ class Policy(nn.Module):
     x = jnp.concatenate([jnp.broadcast_to(t, lead)[..., None], noisy.reshape(lead + (-1,)), context], -1)
     return self.head_net(x).reshape(lead + (c.horizon, c.output_dim))
 
-  def decode(self, chunk):
-    """h(z) per chunk step (identity for the MIP baseline, whose chunk already holds actions)."""
-    return self.decoder_net(chunk) if self.config.action_dim else chunk
+  def decode(self, chunk, context):
+    """h(z) per chunk step, or h(z, c) with `decoder_context` (identity for the MIP baseline, whose chunk
+    already holds actions)."""
+    if not self.config.action_dim:
+      return chunk
+    if self.config.decoder_context:
+      c = jnp.broadcast_to(context[..., None, :], chunk.shape[:-1] + context.shape[-1:])
+      chunk = jnp.concatenate([chunk, c], -1)
+    return self.decoder_net(chunk)
 
   def infer(self, images, state):
     """Test time: step 1 from (0, 0), step 2 from step 1's output at t*; no noise. -> (chunk, actions)."""
@@ -97,7 +105,7 @@ class Policy(nn.Module):
     zeros = jnp.zeros(ctx.shape[:-1] + (c.horizon, c.output_dim), ctx.dtype)
     first = self.head(jnp.zeros(ctx.shape[:-1]), zeros, ctx)
     chunk = self.head(jnp.full(ctx.shape[:-1], c.t_star), first, ctx)
-    return chunk, self.decode(chunk)
+    return chunk, self.decode(chunk, ctx)
 
   def __call__(self, images, state):
     return self.infer(images, state)

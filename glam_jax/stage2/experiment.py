@@ -82,7 +82,7 @@ def prepare(config, workdir: str, progress: bool = True):
 def _learner(spec: dict) -> latent_bc.PolicyLearner:
   p = {k: tuple(v) if isinstance(v, list) else v for k, v in spec['policy'].items()}
   return latent_bc.PolicyLearner(PolicyConfig(**p), spec['image_keys'], spec['state_input'], spec['label'],
-                                 spec['action_weight'], spec['ee_tilt'])
+                                 spec['action_weight'], spec.get('ee_tilt', True))
 
 
 def example_batch(spec: dict, batch: int = 1) -> dict:

@@ -100,11 +100,11 @@ class PolicyLearner:
     if self.label == 'latents':
       act_mask = mask & batch['is_target'][:, None]
       a = batch['actions']
-      act_1 = masked_mean(_sq(run(Policy.decode, first), a), act_mask)
-      act_2 = masked_mean(_sq(run(Policy.decode, second), a), act_mask)
+      act_1 = masked_mean(_sq(run(Policy.decode, first, ctx), a), act_mask)
+      act_2 = masked_mean(_sq(run(Policy.decode, second, ctx), a), act_mask)
       total = total + self.action_weight * (act_1 + act_2)
       metrics.update(action_mse_step1=act_1, action_mse_step2=act_2, action_mse_inferred=masked_mean(
-          _sq(jax.lax.stop_gradient(run(Policy.decode, inferred)), a), act_mask),
+          _sq(jax.lax.stop_gradient(run(Policy.decode, inferred, ctx)), a), act_mask),
           target_fraction=jnp.mean(batch['is_target'].astype(jnp.float32)))
     metrics['loss'] = total
     return total, metrics

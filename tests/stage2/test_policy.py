@@ -106,7 +106,7 @@ def test_mip_head_two_steps():
   ctx = run(Policy.context, images, state)
   first = run(Policy.head, jnp.zeros(3), jnp.zeros((3, 4, 2)), ctx)
   np.testing.assert_allclose(chunk, run(Policy.head, jnp.full(3, 0.9), first, ctx), atol=1e-6)
-  np.testing.assert_allclose(actions, run(Policy.decode, chunk), atol=1e-6)
+  np.testing.assert_allclose(actions, run(Policy.decode, chunk, ctx), atol=1e-6)
 
 
 @pytest.mark.parametrize('method', ['glam_o', 'mip'])
