@@ -1,6 +1,7 @@
 """Config plumbing: loads an `experiments/configs/NAME.py` config file by name, as `--config=FILE:ARG` does
-on a command line, for code that builds configs without absl flags (tests, the pipeline runner); and
-parses the `TASK[,OPTION...]` argument every config file takes."""
+on a command line, for code that builds configs without absl flags (tests, the pipeline runner); parses
+the `TASK[,OPTION...]` argument every config file takes; sets the training-loop fields every trained
+model's config shares."""
 from __future__ import annotations
 
 import importlib.util
@@ -29,3 +30,22 @@ def parse_arg(arg: str, options) -> tuple:
   if unknown:
     raise ValueError(f'unknown option(s) {sorted(unknown)}; valid: {", ".join(options)}')
   return task, opts
+
+
+def add_training_loop(c, cpu: bool = False) -> None:
+  """The fields `glam_jax.train.loop` reads, at paper scale or (`cpu`) sized for a 2-core CPU: AdamW 3e-4
+  with 500 warm-up steps and cosine decay, batch 256, 20,000 steps; `cpu`: 1e-3, 100, batch 64, 2,000."""
+  import ml_collections
+  c.seed = 0
+  c.batch_size = 64 if cpu else 256
+  c.num_steps = 2000 if cpu else 20_000
+  c.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3 if cpu else 3e-4, warmup_steps=100 if cpu else 500,
+                                               weight_decay=1e-4, grad_clip=1.0))
+  c.log_every = 50
+  c.eval_every = 500 if cpu else 1000
+  c.eval_batches = 4
+  c.eval_episodes = 5            # per source, held out of training
+  c.checkpoint_every = 500 if cpu else 1000
+  c.keep_checkpoints = 3
+  c.num_workers = 2              # Grain worker processes
+  c.prefetch = 2

@@ -17,7 +17,7 @@ motion does not fix the 7-DoF arm's joint deltas; with the context, h can place 
 """
 import ml_collections
 
-from glam_jax.configs import parse_arg
+from glam_jax.configs import add_training_loop, parse_arg
 
 METHODS = ('glam_o', 'glam', 'mip')
 OPTIONS = METHODS + ('ee_proprio', 'cpu', 'tiny')
@@ -47,26 +47,10 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
       head_layers=10, head_width=256, decoder_layers=4, decoder_width=256, decoder_context=True,
       t_star=0.9))
 
-  c.seed = 0
-  c.batch_size = 256
-  c.num_steps = 20_000
-  c.optimizer = ml_collections.ConfigDict(dict(learning_rate=3e-4, warmup_steps=500, weight_decay=1e-4,
-                                               grad_clip=1.0))
-  c.log_every = 50
-  c.eval_every = 1000
-  c.eval_batches = 4
-  c.eval_episodes = 5            # per source, held out of training (the world model's held-out episodes)
-  c.checkpoint_every = 1000
-  c.keep_checkpoints = 3
-  c.num_workers = 2
-  c.prefetch = 2
+  add_training_loop(c, cpu='cpu' in opts)
   if 'cpu' in opts:
     c.model.update(encoder_features=(8, 16, 32, 32), encoder_dim=128)
-    c.batch_size = 64
     c.num_steps = 4000
-    c.optimizer.update(learning_rate=1e-3, warmup_steps=100)
-    c.eval_every = 500
-    c.checkpoint_every = 500
   if 'tiny' in opts:
     c.model.update(encoder_features=(4, 8), encoder_dim=32, projection_width=32, view_embedding=16,
                    head_layers=3, head_width=64, decoder_layers=2, decoder_width=32)

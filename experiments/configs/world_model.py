@@ -12,7 +12,7 @@ alignment and grounding terms need target samples in every batch).
 """
 import ml_collections
 
-from glam_jax.configs import parse_arg
+from glam_jax.configs import add_training_loop, parse_arg
 
 OPTIONS = ('glam_o', 'symmetric', 'action_on_idm', 'second_arm', 'cpu', 'tiny')
 
@@ -39,26 +39,9 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
       alignment='symmetric' if 'symmetric' in opts else 'asymmetric',
       action_loss_on='idm' if 'action_on_idm' in opts else 'action_encoder', stop_grad_next_state=True))
 
-  c.seed = 0
-  c.batch_size = 256
-  c.num_steps = 20_000
-  c.optimizer = ml_collections.ConfigDict(dict(learning_rate=3e-4, warmup_steps=500, weight_decay=1e-4,
-                                               grad_clip=1.0))
-  c.log_every = 50
-  c.eval_every = 1000
-  c.eval_batches = 4
-  c.eval_episodes = 5            # per source, held out of training
-  c.checkpoint_every = 1000
-  c.keep_checkpoints = 3
-  c.num_workers = 2              # Grain worker processes
-  c.prefetch = 2
+  add_training_loop(c, cpu='cpu' in opts)
   if 'cpu' in opts:
     c.model.update(width=128, conv_features=(8, 16, 32, 32))
-    c.batch_size = 64
-    c.num_steps = 2000
-    c.optimizer.update(learning_rate=1e-3, warmup_steps=100)
-    c.eval_every = 500
-    c.checkpoint_every = 500
   if 'tiny' in opts:
     c.model.update(state_dim=32, width=64, conv_features=(8, 16, 16, 32), idm_blocks=2, action_encoder_blocks=2,
                    forward_blocks=2, proprio_blocks=2, decoder_layers=2)
