@@ -3,8 +3,8 @@
 Methods: `glam_o` / `glam` (the latent-chunk policy trained on IDM labels of every source; needs
 `--config.world_model_dir`, a GLAM-O or GLAM world-model run: the two differ only in that world model, the
 policy sees RGB either way), `mip` (the baseline: the same network on the target demonstrations only,
-predicting actions directly). Options: `ee_proprio` (condition on the target's proprioception too, zeros
-for auxiliary samples, instead of the end-effector state alone), `cpu` (narrow convs, batch 64, 4,000
+predicting actions directly). Options: `ee_only` (condition on the end-effector state alone, what every
+source records, instead of adding the target's proprioception, zeros for auxiliary samples), `cpu` (narrow convs, batch 64, 4,000
 steps: ~6 minutes on a 2-core CPU), `tiny` (for tests).
 
 Choices the paper leaves open: AdamW 3e-4 with 500 warm-up steps and cosine decay, batch 256, target and
@@ -20,7 +20,7 @@ import ml_collections
 from glam_jax.configs import add_training_loop, parse_arg
 
 METHODS = ('glam_o', 'glam', 'mip')
-OPTIONS = METHODS + ('ee_proprio', 'cpu', 'tiny')
+OPTIONS = METHODS + ('ee_only', 'cpu', 'tiny')
 
 
 def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
@@ -37,7 +37,7 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
   c.sources = ml_collections.ConfigDict({'kinova': 1.0, 'umi': 1.0} if latent else {'kinova': 1.0})
   c.target = 'kinova'
   c.image_keys = ('overhead/rgb', 'front/rgb')
-  c.state_input = 'ee_proprio' if 'ee_proprio' in opts else 'ee'
+  c.state_input = 'ee' if 'ee_only' in opts else 'ee_proprio'
   c.ee_tilt = False              # the TCP's tilt identifies the embodiment (see glam_jax.models.inputs.ee_state)
   c.horizon = 20
   c.execute_steps = 10           # of each predicted chunk, before replanning (evaluation)

@@ -8,10 +8,12 @@ are masked out. h is trained on both steps' predictions, so it sees latents as i
 at test time; its gradient reaches the head (one network, trained end to end).
 MIP baseline: the same network on target data, the chunk holds the actions and there is no decoder.
 
-What the policy conditions on (`state_input`): auxiliary sources have no proprioception, so the default
-`ee` is what every source records, the end-effector pose and gripper opening (standardised with the target
-dataset's statistics; without the TCP's tilt unless `ee_tilt`, see `inputs.ee_state`). `ee_proprio` appends the target's joint positions and gripper, zeros on auxiliary
-samples: the alternative, for comparison.
+What the policy conditions on (`state_input`): auxiliary sources have no proprioception. The default
+`ee_proprio` is the end-effector pose and gripper opening every source records (standardised with the
+target dataset's statistics; without the TCP's tilt unless `ee_tilt`, see `inputs.ee_state`) followed by
+the target's joint positions and gripper, zeros on auxiliary samples. `ee` is the end-effector state
+alone. Measured on lift (CPU presets, 100 trials): GLAM-O 47 % with `ee_proprio`, 34 % with `ee`; MIP
+36 % and 35 %.
 """
 from __future__ import annotations
 
