@@ -171,7 +171,8 @@ def main(argv):
       f.write(report.markdown(results))
 
   stages.run('report', write_report, next(step), total)
-  print(open(os.path.join(workdir, 'report.md')).read())
+  with open(os.path.join(workdir, 'report.md')) as f:
+    print(f.read())
   print(f'wrote {workdir}/report.md, results.json, success.png, rollouts_*.gif')
 
 

@@ -27,9 +27,9 @@ class ChunkPolicyController:
     self.learner, self.normalizer, self.period = learner, normalizer, execute_steps
     self.rig = camera.make_rig(env.mj_model, views, h, w, env.mask_geoms)
     self.action_size = env.action_size
-    if learner.config.action_dim and learner.config.action_dim != env.action_size or (
-        not learner.config.action_dim and learner.config.output_dim != env.action_size):
-      raise ValueError(f'the policy emits actions of another size than the env\'s {env.action_size}')
+    emitted = learner.config.action_dim or learner.config.output_dim    # decoded actions, or MIP's chunk
+    if emitted != env.action_size:
+      raise ValueError(f'the policy emits actions of size {emitted}; the env expects {env.action_size}')
 
   def init(self, params, state: State, rng):
     del params, state, rng
