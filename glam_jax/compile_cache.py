@@ -10,7 +10,7 @@ DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'glam_jax', 'jax')
 
 
 def enable(path: str | None = None) -> str:
-  path = path or os.environ.get('GLAM_JAX_CACHE', DEFAULT_DIR)
+  path = path or os.environ.get('GLAM_JAX_CACHE') or DEFAULT_DIR    # set but empty: the default
   os.makedirs(path, exist_ok=True)
   jax.config.update('jax_compilation_cache_dir', path)
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from glam_jax.data import action_space
 from glam_jax.demos.scripted import ScriptedDemonstrator
 from glam_jax.sim import camera
 from glam_jax.sim.env import Env, State
@@ -27,6 +28,7 @@ class ChunkPolicyController:
     self.learner, self.normalizer, self.period = learner, normalizer, execute_steps
     self.rig = camera.make_rig(env.mj_model, views, h, w, env.mask_geoms)
     self.action_size = env.action_size
+    self.convert = action_space.env_converter(space, env, normalizer)
     emitted = learner.config.action_dim or learner.config.output_dim    # decoded actions, or MIP's chunk
     if emitted != env.action_size:
       raise ValueError(f'the policy emits actions of size {emitted}; the env expects {env.action_size}')
@@ -42,8 +44,8 @@ class ChunkPolicyController:
     return self.learner.act(params, obs, proprio)
 
   def act(self, params, carry, state: State, i):
-    del params, state
-    return carry, carry[i]
+    del params
+    return carry, self.convert(state, carry[i])
 
 
 class ScriptedController:
