@@ -15,9 +15,10 @@ from glam_jax.stage2.latent_bc import normalize_env_obs
 class ChunkPolicyController:
   """A stage-2 policy with receding-horizon execution: every `execute_steps` steps it renders its camera
   views from the current state, predicts an H-step action chunk, and then executes the first
-  `execute_steps` actions of it."""
+  `execute_steps` actions of it, each turned into an env action from the state it acts in
+  (`data/action_space.py`: the policy may predict absolute joint targets)."""
 
-  def __init__(self, learner, env: Env, normalizer, execute_steps: int):
+  def __init__(self, learner, env: Env, normalizer, execute_steps: int, space: str = 'delta'):
     horizon = learner.config.horizon
     if not 1 <= execute_steps <= horizon:
       raise ValueError(f'execute_steps must be in [1, {horizon}] (the chunk length), got {execute_steps}')
