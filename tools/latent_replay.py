@@ -21,6 +21,7 @@ from absl import app, flags  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from glam_jax import compile_cache, viz  # noqa: E402
+from glam_jax.data import action_space  # noqa: E402
 from glam_jax.data.pipeline import SHARED_KEYS  # noqa: E402
 from glam_jax.data.reader import Dataset  # noqa: E402
 from glam_jax.data.stats import Normalizer  # noqa: E402
@@ -45,24 +46,24 @@ def main(argv):
   out_dir = _OUT.value or os.path.join(_WORKDIR.value, 'latent_replay')
   os.makedirs(out_dir, exist_ok=True)
   target = Dataset(experiment.source_path(config, config.target))
-  normalizer = Normalizer(target.stats, SHARED_KEYS)
+  normalizer = Normalizer(target.stats, SHARED_KEYS + ('joint_target',))
+  space = config.get('action_space', 'delta')
   image_size = learner.model_config.image_shape[0]
   views = tuple(dict.fromkeys([k.split('/')[0] for k in learner.image_keys] + [lr.REPLAY_VIEW.split('/')[0]]))
   cfg = lr.ReplayConfig(sources=tuple(_SOURCES.value), episodes=_EPISODES.value, seed=_SEED.value)
 
   env = make_env(config.task, config.target, render=False)
-  replay = lr.make_replayer(env)
+  replay = lr.make_replayer(env, action_space.env_converter(space, env, normalizer))
   render = collect.make_renderer(camera.make_rig(env.mj_model, (lr.REPLAY_VIEW.split('/')[0],), image_size,
                                                  image_size, env.mask_geoms))
   decode = lr.make_latent_decoder(learner, params, normalizer)
-  num_joints = len(env.arms[0].joints)
   results, picture_rows, labels = {}, [], []
   for source in tqdm(cfg.sources, desc='sources'):
     eps = lr.source_episodes(config.task, source, cfg, views, image_size)
     n = len(eps['lengths'])
     actions = np.stack([np.asarray(decode({k: eps['images'][k][i] for k in learner.image_keys},
                                           eps['ee_pose'][i], eps['gripper'][i])) for i in range(n)])
-    actions = lr.hold_after_end(actions, eps['lengths'], num_joints)
+    actions = lr.hold_after_end(actions, eps['lengths'], space, len(env.arms))
     tcp, success, gpos, gmat = jax.device_get(replay(eps['keys'], actions))
     ok = success[:, -1]
     err = lr.tracking_error(tcp, eps['ee_pose'], eps['lengths'])
@@ -77,6 +78,7 @@ def main(argv):
 
   with open(os.path.join(out_dir, 'results.json'), 'w') as f:
     json.dump({'workdir': os.path.abspath(_WORKDIR.value), 'task': config.task, 'loss': dict(config.loss),
+               'action_space': space,
                'image_keys': list(learner.image_keys), 'seed': cfg.seed, 'results': results}, f, indent=1)
   viz.save_png(os.path.join(out_dir, 'replay.png'), viz.grid(picture_rows, scale=3, labels=labels))
   print(f'{"replay":18s} {"success":>9s} {"rate":>6s} {"95% Wilson":>15s} {"TCP error (m)":>13s}')

@@ -39,6 +39,7 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
   c.image_keys = ('overhead/rgb', 'front/rgb')
   c.state_input = 'ee' if 'ee_only' in opts else 'ee_proprio'
   c.ee_tilt = False              # the TCP's tilt identifies the embodiment (see glam_jax.models.inputs.ee_state)
+  c.action_space = 'joint_target'    # or 'delta', the env's own actions (glam_jax/data/action_space.py)
   c.horizon = 20
   c.execute_steps = 10           # of each predicted chunk, before replanning (evaluation)
   c.action_weight = 1.0

@@ -27,6 +27,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
     c.sources.ur5e = 0.5
   c.target = 'kinova'
   c.ee_tilt = False              # the TCP's tilt identifies the embodiment (see glam_jax.models.inputs.ee_state)
+  c.action_space = 'joint_target'    # or 'delta', the env's own actions (glam_jax/data/action_space.py)
   views = ('overhead', 'front')
   c.image_keys = tuple(f'{v}/mask' if 'glam_o' in opts else f'{v}/rgb' for v in views)
 

@@ -7,7 +7,8 @@ JAX process, batched, and iterated with optional multi-process prefetch. The ite
 
 Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 2), in both stages:
 - stage 1: `obs` and `next_obs` (the chosen image keys, `ee_pose`, `gripper`), and the target-only fields
-  `proprio`, `next_proprio`, `action` (zeros for auxiliary sources; `is_target` says which);
+  `proprio`, `next_proprio`, `action` (zeros for auxiliary sources; `is_target` says which), the action in
+  the representation `action_space` names (data/action_space.py);
 - stage 2: `obs` at t, `proprio` (target only), and label chunks over t .. t+H-1: `actions` (target only)
   and `latents` (when relabelling labels are given), with `chunk_mask` false where t+i runs past the
   episode's last transition (padded entries repeat the last valid label).
@@ -15,7 +16,7 @@ Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 
 
 Low-dimensional fields are standardised with the *target* dataset's statistics for every source, so a
 given end-effector pose means the same numbers whichever source it came from. `proprio` is the target's
-joint positions followed by its gripper opening. Actions stay in the env's [-1, 1] scale.
+joint positions followed by its gripper opening. `delta` actions stay in the env's [-1, 1] scale.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import jax
 import numpy as np
 from absl import flags
 
+from glam_jax.data import action_space
 from glam_jax.data.reader import Dataset
 from glam_jax.data.schema import DatasetError
 from glam_jax.data.stats import Normalizer
@@ -53,6 +55,7 @@ class PipelineConfig:
   eval_episodes: int = 0               # the last N episodes of each source are held out
   split: str = 'train'                 # 'train', 'eval' (the held-out ones) or 'all'
   label_dir: str = ''                  # stage 2: latent labels `<label_dir>/<source dir name>.npy` (relabel)
+  action_space: str = 'delta'          # 'delta' or 'joint_target' (data/action_space.py)
   num_workers: int = 0                 # Grain worker processes (0: read in the main process)
   prefetch: int = 2                    # batches buffered per worker / thread
 
@@ -120,6 +123,7 @@ class _Loader:
     lf = target_meta['lowdim_fields']
     self.proprio_dim = lf['joint_pos']['dim'] + lf['gripper']['dim']
     self.action_dim = lf['action']['dim']
+    self.num_arms = target_meta['num_arms']
     self.labels = labels
 
   def _obs(self, ep: int, t: int) -> dict:
@@ -136,6 +140,11 @@ class _Loader:
     e = self.ds.episodes[ep]
     return np.concatenate([self.norm.normalize(k, e[k][t]) for k in ('joint_pos', 'gripper')]).astype(np.float32)
 
+  def _actions(self, ep: int, steps: np.ndarray) -> np.ndarray:
+    e = self.ds.episodes[ep]
+    fields = {k: e[k][steps] for k in ('action', 'joint_target') if k in e}
+    return action_space.learning_actions(self.config.action_space, fields, self.num_arms, self.norm)
+
   def __call__(self, row) -> dict:
     ep, t = int(row[0]), int(row[1])
     out = {'obs': self._obs(ep, t), 'proprio': self._proprio(ep, t), 'is_target': np.bool_(self.is_target),
@@ -143,14 +152,14 @@ class _Loader:
     if self.config.stage == 1:
       out['next_obs'] = self._obs(ep, t + 1)
       out['next_proprio'] = self._proprio(ep, t + 1)
-      out['action'] = (self.ds.episodes[ep]['action'][t].astype(np.float32) if self.is_target
+      out['action'] = (self._actions(ep, np.array([t]))[0] if self.is_target
                        else np.zeros(self.action_dim, np.float32))
       return out
     last = int(self.ds.lengths[ep]) - 2            # last transition of the episode
     steps = t + np.arange(self.config.horizon)
     out['chunk_mask'] = steps <= last
     steps = np.minimum(steps, last)
-    out['actions'] = (self.ds.episodes[ep]['action'][steps].astype(np.float32) if self.is_target
+    out['actions'] = (self._actions(ep, steps) if self.is_target
                       else np.zeros((self.config.horizon, self.action_dim), np.float32))
     if self.labels is not None:
       out['latents'] = self.labels[self.ds.offsets[ep] + steps].astype(np.float32)
@@ -179,7 +188,11 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
   target = _pick_target(datasets, config.sources)
   _check_compatible(datasets, target, config.image_keys)
   tmeta = datasets[target].meta
-  keys = SHARED_KEYS + ('joint_pos',) if config.normalize else ()
+  if config.action_space == 'joint_target' and 'joint_target' not in tmeta['lowdim_fields']:
+    raise DatasetError(f'{datasets[target].path}: no "joint_target" field, which action_space="joint_target" '
+                       'needs; regenerate the data (tools/generate_demos.py) or use action_space="delta"')
+  action_space.check(config.action_space)
+  keys = SHARED_KEYS + ('joint_pos', 'joint_target') if config.normalize else ()
   norm = Normalizer(datasets[target].stats, keys)
   if labels is None and config.label_dir:
     labels = {}

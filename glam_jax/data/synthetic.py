@@ -16,7 +16,7 @@ def write_synthetic_recipe(root: str, size: int = 64, length: int = 55) -> dict:
                   for v in ('overhead', 'front') for k in ('rgb', 'mask')}
   paths = {}
   for source, episodes, labelled in (('kinova', 100, True), ('umi', 400, False)):
-    low = {'ee_pose': 9, 'gripper': 1, **({'joint_pos': 7, 'action': 8} if labelled else {})}
+    low = {'ee_pose': 9, 'gripper': 1, **({'joint_pos': 7, 'joint_target': 7, 'action': 8} if labelled else {})}
     path = os.path.join(root, source)
     with DatasetWriter(path, frame_fields, {k: {'dim': d, 'dtype': 'float32'} for k, d in low.items()}) as w:
       for _ in range(episodes):

@@ -23,7 +23,7 @@ LOWDIM_KEYS = ('ee_pose', 'gripper', 'joint_pos')
 @dataclasses.dataclass
 class Batch:
   """Host arrays of one batch of attempts, (B, T, ...) per step field."""
-  steps: dict            # ee_pose, gripper, [joint_pos], action, geom_xpos, geom_xmat
+  steps: dict            # ee_pose, gripper, [joint_pos, joint_target], action, geom_xpos, geom_xmat
   success: np.ndarray    # (B,) task success after the last kept step
   length: np.ndarray     # (B,) steps kept (the demonstrator finished after step length - 1)
 
@@ -47,6 +47,8 @@ def make_collector(env: Env, num_steps: int | None = None):
       rec = {k: s.obs[k] for k in LOWDIM_KEYS if k in s.obs}
       rec.update(action=action, geom_xpos=s.data.geom_xpos, geom_xmat=s.data.geom_xmat)
       s = env.step(s, action)
+      if 'joint_target' in s.obs:
+        rec['joint_target'] = s.obs['joint_target']     # the targets this step's action set
       rec.update(success=s.info['success'], finished=d.finished)
       return (s, d), rec
 

@@ -81,6 +81,8 @@ def generate(cfg: GenerateConfig) -> dict:
     lowdim['joint_pos'] = sum(len(a.joints) for a in env.arms)
   if has_actions:
     lowdim['action'] = env.action_size
+    if has_proprio:          # absolute form of the actions (data/action_space.py)
+      lowdim['joint_target'] = lowdim['joint_pos']
   lowdim_fields = {k: {'dim': d, 'dtype': 'float32'} for k, d in lowdim.items()}
 
   attempts = kept = successes = 0
@@ -133,6 +135,8 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
     meta = read_meta(path)
   except DatasetError:
     return False
+  if meta['has_actions'] and meta['has_proprio'] and 'joint_target' not in meta['lowdim_fields']:
+    return False            # written before joint targets were recorded
   return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed']) == (
       cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views), cfg.seed)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from glam_jax.data import action_space
 from glam_jax.demos.scripted import ScriptedDemonstrator
 from glam_jax.sim import camera
 from glam_jax.sim.env import Env, State
@@ -14,9 +15,10 @@ from glam_jax.stage2.latent_bc import normalize_env_obs
 class ChunkPolicyController:
   """A stage-2 policy with receding-horizon execution: every `execute_steps` steps it renders its camera
   views from the current state, predicts an H-step action chunk, and then executes the first
-  `execute_steps` actions of it."""
+  `execute_steps` actions of it, each turned into an env action from the state it acts in
+  (`data/action_space.py`: the policy may predict absolute joint targets)."""
 
-  def __init__(self, learner, env: Env, normalizer, execute_steps: int):
+  def __init__(self, learner, env: Env, normalizer, execute_steps: int, space: str = 'delta'):
     horizon = learner.config.horizon
     if not 1 <= execute_steps <= horizon:
       raise ValueError(f'execute_steps must be in [1, {horizon}] (the chunk length), got {execute_steps}')
@@ -27,6 +29,7 @@ class ChunkPolicyController:
     self.learner, self.normalizer, self.period = learner, normalizer, execute_steps
     self.rig = camera.make_rig(env.mj_model, views, h, w, env.mask_geoms)
     self.action_size = env.action_size
+    self.convert = action_space.env_converter(space, env, normalizer)
     emitted = learner.config.action_dim or learner.config.output_dim    # decoded actions, or MIP's chunk
     if emitted != env.action_size:
       raise ValueError(f'the policy emits actions of size {emitted}; the env expects {env.action_size}')
@@ -42,8 +45,8 @@ class ChunkPolicyController:
     return self.learner.act(params, obs, proprio)
 
   def act(self, params, carry, state: State, i):
-    del params, state
-    return carry, carry[i]
+    del params
+    return carry, self.convert(state, carry[i])
 
 
 class ScriptedController:

@@ -7,7 +7,8 @@ object placement (the same reset key) and the same home TCP pose every embodimen
 source: replay success rate (with a 95 % Wilson interval) and end-effector tracking error, the distance
 between the replayed TCP and the source's TCP after the same number of steps.
 
-After the source episode ends, the replay holds: zero joint deltas, the last gripper command.
+Actions are decoded in the world model's action space (`data/action_space.py`) and turned into env actions
+step by step. After the source episode ends, the replay holds: the last joint targets and gripper command.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from glam_jax.data import action_space
 from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect
 from glam_jax.models.world_model import WorldModel
@@ -77,30 +79,33 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
 
 
 def make_latent_decoder(learner, params, normalizer: Normalizer):
-  """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> Kinova actions (T-1, action_dim),
-  decoded from the IDM's posterior mean of each transition and clipped to the env's [-1, 1]."""
+  """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> Kinova actions (T-1, action_dim)
+  in the world model's action space, decoded from the IDM's posterior mean of each transition."""
   def decode(images, ee_pose, gripper):
     obs = {**images, 'ee_pose': normalizer.normalize('ee_pose', ee_pose),
            'gripper': normalizer.normalize('gripper', gripper)}
     mean = learner.idm_mean(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[1:], obs))
-    return jnp.clip(learner.model.apply({'params': params}, mean, method=WorldModel.decode_action), -1.0, 1.0)
+    return learner.model.apply({'params': params}, mean, method=WorldModel.decode_action)
 
   return jax.jit(decode)
 
 
-def hold_after_end(actions: np.ndarray, lengths: np.ndarray, num_joints: int) -> np.ndarray:
-  """Actions (N, T-1, A) valid for t < length-1; later steps hold: zero deltas, the last gripper command."""
+def hold_after_end(actions: np.ndarray, lengths: np.ndarray, space: str, num_arms: int) -> np.ndarray:
+  """Actions (N, T-1, A) valid for t < length-1; later steps hold the last joint targets (zero deltas, or
+  the last absolute targets) and the last gripper command."""
   out = actions.copy()
+  joints = action_space.joint_columns(actions.shape[-1], num_arms)
   for i, n in enumerate(lengths):
-    last = out[i, n - 2].copy()
-    out[i, n - 1:] = 0.0
-    out[i, n - 1:, num_joints:] = last[num_joints:]
+    out[i, n - 1:] = out[i, n - 2]
+    if space == 'delta':
+      out[i, n - 1:, joints] = 0.0
   return out
 
 
-def make_replayer(env):
+def make_replayer(env, convert):
   """jit(vmap) fn(keys (N, 2), actions (N, T-1, A)) -> TCP positions (N, T, 3), success (N, T),
-  geom poses (N, T, G, 3) and (N, T, G, 9); step 0 is the reset state."""
+  geom poses (N, T, G, 3) and (N, T, G, 9); step 0 is the reset state. `convert(state, action)` gives the
+  env action (`action_space.env_converter`)."""
 
   def one(key, actions):
     k_reset, _ = jax.random.split(key)          # the collector's split: the same placement as the source
@@ -111,7 +116,7 @@ def make_replayer(env):
       return s.data.site_xpos[idx.tcp_site], s.info['success'], s.data.geom_xpos, s.data.geom_xmat
 
     def body(s, a):
-      s = env.step(s, a)
+      s = env.step(s, convert(s, a))
       return s, rec(s)
 
     _, out = jax.lax.scan(body, s, actions)

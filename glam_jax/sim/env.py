@@ -8,6 +8,8 @@
   rotation code, unlike quaternions whose sign flips);
 - `gripper`: opening between the pads in metres (1 per arm);
 - `joint_pos`: arm joint positions, for embodiments with joints (not the hand-held UMI);
+- `joint_target`: the position targets the joints are driven to (what the actions so far have set), for
+  the same embodiments;
 - `{view}/rgb`, `{view}/depth`, `{view}/mask` for each camera when `render=True`.
 
 `State.info` holds `success` (the task predicate now) and `step` (control steps taken); `State.done` turns
@@ -146,16 +148,17 @@ class Env:
     return self.task.success(self.poses(data))
 
   def observe(self, data: mjx.Data) -> dict:
-    ee, grip, joints = [], [], []
+    ee, grip, joints, targets = [], [], [], []
     for spec, idx in zip(self.arms, self.arm_index):
       rot = data.site_xmat[idx.tcp_site].reshape(3, 3)
       ee.append(jnp.concatenate([data.site_xpos[idx.tcp_site], rot[:, 0], rot[:, 1]]))
       grip.append(2 * data.qpos[idx.gripper_qpos][None])
       if spec.has_proprio:
         joints.append(data.qpos[idx.qpos])
+        targets.append(data.ctrl[idx.ctrl])
     obs = {'ee_pose': jnp.concatenate(ee), 'gripper': jnp.concatenate(grip)}
     if joints:
-      obs['joint_pos'] = jnp.concatenate(joints)
+      obs['joint_pos'], obs['joint_target'] = jnp.concatenate(joints), jnp.concatenate(targets)
     if self.rig is not None:
       obs.update(camera.render(self.rig, data.geom_xpos, data.geom_xmat))
     return obs

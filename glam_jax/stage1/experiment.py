@@ -34,7 +34,7 @@ def pipeline_configs(config, stage: int = 1) -> tuple[pipeline.PipelineConfig, p
   train = pipeline.PipelineConfig(
       sources=sources, image_keys=tuple(config.image_keys), batch_size=config.batch_size, stage=stage,
       seed=config.seed, eval_episodes=config.eval_episodes, split='train', num_workers=config.num_workers,
-      prefetch=config.prefetch)
+      prefetch=config.prefetch, action_space=config.get('action_space', 'delta'))
   held_out = dataclasses.replace(train, split='eval', num_workers=0, seed=config.seed + 1)
   return train, held_out
 

@@ -24,7 +24,7 @@ from glam_jax.stage2 import latent_bc, relabel
 from glam_jax.train import loop
 
 SPEC_FILE = 'policy.json'
-NORM_KEYS = ('ee_pose', 'gripper', 'joint_pos')
+NORM_KEYS = ('ee_pose', 'gripper', 'joint_pos', 'joint_target')
 
 
 def _check_world_model(config, wm_config) -> None:
@@ -70,8 +70,8 @@ def prepare(config, workdir: str, progress: bool = True):
   spec = {'task': config.task, 'method': config.method, 'image_keys': list(config.image_keys),
           'state_input': config.state_input, 'ee_tilt': config.ee_tilt, 'label': 'latents' if latent else 'actions',
           'action_weight': config.action_weight, 'execute_steps': config.execute_steps,
-          'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
-          'normalizer': {k: target.stats[k] for k in NORM_KEYS}}
+          'action_space': train.action_space, 'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
+          'normalizer': {k: target.stats[k] for k in NORM_KEYS if k in target.stats}}
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, SPEC_FILE), 'w') as f:
@@ -111,3 +111,7 @@ def load(workdir: str):
 
 def normalizer(spec: dict) -> Normalizer:
   return Normalizer(spec['normalizer'], NORM_KEYS)
+
+
+def action_space_of(spec: dict) -> str:
+  return spec.get('action_space', 'delta')      # policies saved before the choice existed learned deltas

@@ -112,8 +112,9 @@ class PolicyLearner:
     return total, metrics
 
   def act(self, params, obs: dict, proprio=None) -> jnp.ndarray:
-    """Normalised observations (one or a batch) -> the action chunk (..., H, action_dim) in [-1, 1]."""
+    """Normalised observations (one or a batch) -> the action chunk (..., H, action_dim) in the policy's
+    action space (`action_space.env_converter` turns each into an env action)."""
     images = view_images(obs, self.image_keys)
     _, actions = self.model.apply({'params': params}, images, state_vector(obs, proprio, self.state_input, self.ee_tilt),
                                   method=Policy.infer)
-    return jnp.clip(actions, -1.0, 1.0)
+    return actions

@@ -20,7 +20,7 @@ def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, n
                   'overhead/mask': {'shape': (size, size), 'dtype': 'uint8'}}
   lowdim = {'ee_pose': 9, 'gripper': 1}
   if has_actions:
-    lowdim.update(joint_pos=7, action=8)
+    lowdim.update(joint_pos=7, joint_target=7, action=8)
   with DatasetWriter(path, frame_fields, {k: {'dim': d, 'dtype': 'float32'} for k, d in lowdim.items()},
                      records_per_shard=records_per_shard) as w:
     for e, n in enumerate(lengths):

@@ -15,7 +15,7 @@ def test_round_trip(tmp_path):
   ds = open_dataset(str(tmp_path / 'ds'))
   assert ds.meta == meta
   assert ds.meta['num_steps'] == sum(lengths) and len(ds.meta['shards']) == 4   # 21 records, 6 per shard
-  assert sorted(ds.meta['obs_keys']) == ['ee_pose', 'gripper', 'joint_pos', 'overhead/mask', 'overhead/rgb']
+  assert sorted(ds.meta['obs_keys']) == ['ee_pose', 'gripper', 'joint_pos', 'joint_target', 'overhead/mask', 'overhead/rgb']
   for e, n in enumerate(lengths):
     for t in range(n):
       step = ds.step(e, t)

@@ -11,7 +11,7 @@ import pytest
 
 from glam_jax.data import open_dataset
 from glam_jax.demos import collect, generate, ik, plans
-from glam_jax.sim import TASKS
+from glam_jax.sim import TASKS, make_env
 
 BATCH = 4
 
@@ -35,7 +35,7 @@ def test_generate_lift_dataset(tmp_path, source, action_dim, proprio_dim):
   assert meta['scripted_success_rate'] >= 0.75
   assert meta['action_dim'] == action_dim and meta['proprio_dim'] == proprio_dim
   assert meta['has_actions'] == (source != 'umi') and meta['has_proprio'] == (source != 'umi')
-  expected_low = {'ee_pose', 'gripper'} | ({'joint_pos', 'action'} if source != 'umi' else set())
+  expected_low = {'ee_pose', 'gripper'} | ({'joint_pos', 'joint_target', 'action'} if source != 'umi' else set())
   assert set(ds.episodes[0]) == expected_low
   assert meta['views'] == ['overhead', 'front'] and meta['image_size'] == 16
   for e in range(3):
@@ -49,6 +49,10 @@ def test_generate_lift_dataset(tmp_path, source, action_dim, proprio_dim):
     assert 0.03 < ep['gripper'][-1, 0] < 0.045
     if source != 'umi':
       assert np.all(np.abs(ep['action']) <= 1.0)
+      # each step's joint targets are the previous ones moved by its action (limits are not reached here)
+      max_delta = np.asarray(make_env('lift', source, render=False).arms[0].max_delta)
+      steps = np.diff(ep['joint_target'], axis=0) / max_delta
+      np.testing.assert_allclose(steps, ep['action'][1:, :-1], atol=1e-4)
     first, last = ds.frame(e, 0), ds.frame(e, n - 1)
     assert first['overhead/mask'].sum() > 0 and first['front/rgb'].std() > 5
     assert first['overhead/rgb'].dtype == np.uint8 and first['overhead/rgb'].shape == (16, 16, 3)

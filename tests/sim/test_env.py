@@ -41,7 +41,9 @@ def test_reset_and_step_batched(task, embodiment, get_env):
   obs = last.obs
   assert obs['ee_pose'].shape == (BATCH, 9 * arms)
   assert obs['gripper'].shape == (BATCH, arms)
-  assert ('joint_pos' in obs) == (embodiment != 'umi')
+  assert ('joint_pos' in obs) == ('joint_target' in obs) == (embodiment != 'umi')
+  if embodiment != 'umi':            # reset holds the arm where it stands
+    np.testing.assert_allclose(first.obs['joint_target'], first.obs['joint_pos'], atol=1e-6)
   for view in ('overhead', 'front'):
     assert obs[f'{view}/rgb'].shape == (BATCH, 16, 16, 3) and obs[f'{view}/rgb'].dtype == jnp.uint8
     assert obs[f'{view}/depth'].shape == (BATCH, 16, 16) and obs[f'{view}/depth'].dtype == jnp.float32

@@ -1,0 +1,74 @@
+"""How the target robot's actions are represented for learning, and how they go back to env actions.
+
+The env takes joint-target *deltas* (`sim/arm.py`): an action moves each joint's position target by
+`action * max_delta`. Learning those deltas has a cost open-loop decoding cannot pay back: a decoded action
+with a small bias moves the target a little wrong every step, and the error integrates (measured: latent
+replay of the Kinova's own episodes drifted 5 cm). So learning may instead use the *absolute* targets:
+
+- `delta`: the env's own action, in [-1, 1];
+- `joint_target`: per arm, the joint position targets the action set (the dataset field `joint_target`,
+  standardised with the target's statistics) followed by the gripper command, as in the env action. To
+  execute, the env action is the delta from the current targets (`State.obs['joint_target']`) toward the
+  predicted ones, in units of `max_delta` and clipped to [-1, 1]: an error in one step's prediction is not
+  carried into the next.
+
+Both have the env's action layout and size.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from glam_jax.data.schema import DatasetError
+
+SPACES = ('delta', 'joint_target')
+
+
+def check(space: str) -> str:
+  if space not in SPACES:
+    raise ValueError(f'unknown action space {space!r}; valid: {", ".join(SPACES)}')
+  return space
+
+
+def joint_columns(action_dim: int, num_arms: int) -> np.ndarray:
+  """Indices of the joint entries in an action laid out per arm as [joints..., gripper]."""
+  per_arm = action_dim // num_arms
+  return np.array([a * per_arm + j for a in range(num_arms) for j in range(per_arm - 1)])
+
+
+def learning_actions(space: str, episode: dict, num_arms: int, normalizer) -> np.ndarray:
+  """(T, action_dim) float32 learning actions of one target episode {'action', ['joint_target']}."""
+  action = np.asarray(episode['action'], np.float32)
+  if check(space) == 'delta':
+    return action
+  if 'joint_target' not in episode:
+    raise DatasetError('the dataset has no "joint_target" field, which action_space="joint_target" needs; '
+                       'regenerate it (tools/generate_demos.py) or use action_space="delta"')
+  out = action.copy()
+  out[:, joint_columns(action.shape[-1], num_arms)] = normalizer.normalize('joint_target', episode['joint_target'])
+  return out
+
+
+def to_env_action(space: str, action: jnp.ndarray, current_target: jnp.ndarray, max_delta: jnp.ndarray,
+                  normalizer, num_arms: int) -> jnp.ndarray:
+  """One learning action (action_dim,) -> the env action that executes it from the current joint targets."""
+  if check(space) == 'delta':
+    return jnp.clip(action, -1.0, 1.0)
+  cols = joint_columns(action.shape[-1], num_arms)
+  target = normalizer.denormalize('joint_target', action[cols])
+  return jnp.clip(action.at[cols].set((target - current_target) / max_delta), -1.0, 1.0)
+
+
+def env_converter(space: str, env, normalizer):
+  """fn(state, action) -> env action for `env` (jit-friendly; the arm's limits are static)."""
+  check(space)
+  if space == 'joint_target' and not all(a.has_proprio for a in env.arms):
+    raise ValueError(f'action_space="joint_target" needs joint targets; {env.embodiment} has none')
+  max_delta = jnp.concatenate([jnp.asarray(a.max_delta, jnp.float32) for a in env.arms])
+  num_arms = len(env.arms)
+
+  def convert(state, action):
+    current = state.obs.get('joint_target') if space == 'joint_target' else None
+    return to_env_action(space, action, current, max_delta, normalizer, num_arms)
+
+  return convert
