@@ -22,7 +22,7 @@ from tqdm import tqdm  # noqa: E402
 
 from glam_jax import compile_cache, viz  # noqa: E402
 from glam_jax.data import action_space  # noqa: E402
-from glam_jax.data.pipeline import SHARED_KEYS  # noqa: E402
+from glam_jax.data.pipeline import NORM_KEYS  # noqa: E402
 from glam_jax.data.reader import Dataset  # noqa: E402
 from glam_jax.data.stats import Normalizer  # noqa: E402
 from glam_jax.demos import collect  # noqa: E402
@@ -46,8 +46,8 @@ def main(argv):
   out_dir = _OUT.value or os.path.join(_WORKDIR.value, 'latent_replay')
   os.makedirs(out_dir, exist_ok=True)
   target = Dataset(experiment.source_path(config, config.target))
-  normalizer = Normalizer(target.stats, SHARED_KEYS + ('joint_target',))
-  space = config.get('action_space', 'delta')
+  normalizer = Normalizer(target.stats, NORM_KEYS)
+  space = action_space.of(config)
   image_size = learner.model_config.image_shape[0]
   views = tuple(dict.fromkeys([k.split('/')[0] for k in learner.image_keys] + [lr.REPLAY_VIEW.split('/')[0]]))
   cfg = lr.ReplayConfig(sources=tuple(_SOURCES.value), episodes=_EPISODES.value, seed=_SEED.value)

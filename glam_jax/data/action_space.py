@@ -30,6 +30,11 @@ def check(space: str) -> str:
   return space
 
 
+def of(saved) -> str:
+  """The action space a saved run config or policy spec names; runs saved before the choice learned deltas."""
+  return check(saved.get('action_space', 'delta'))
+
+
 def joint_columns(action_dim: int, num_arms: int) -> np.ndarray:
   """Indices of the joint entries in an action laid out per arm as [joints..., gripper]."""
   per_arm = action_dim // num_arms

@@ -34,6 +34,7 @@ from glam_jax.data.schema import DatasetError
 from glam_jax.data.stats import Normalizer
 
 SHARED_KEYS = ('ee_pose', 'gripper')
+NORM_KEYS = SHARED_KEYS + ('joint_pos', 'joint_target')     # standardised with the target's statistics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,11 +189,10 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
   target = _pick_target(datasets, config.sources)
   _check_compatible(datasets, target, config.image_keys)
   tmeta = datasets[target].meta
-  if config.action_space == 'joint_target' and 'joint_target' not in tmeta['lowdim_fields']:
+  if action_space.check(config.action_space) == 'joint_target' and 'joint_target' not in tmeta['lowdim_fields']:
     raise DatasetError(f'{datasets[target].path}: no "joint_target" field, which action_space="joint_target" '
                        'needs; regenerate the data (tools/generate_demos.py) or use action_space="delta"')
-  action_space.check(config.action_space)
-  keys = SHARED_KEYS + ('joint_pos', 'joint_target') if config.normalize else ()
+  keys = NORM_KEYS if config.normalize else ()
   norm = Normalizer(datasets[target].stats, keys)
   if labels is None and config.label_dir:
     labels = {}

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from glam_jax import viz
+from glam_jax.data import action_space
 from glam_jax.demos import collect
 from glam_jax.eval import closed_loop, smoothness, stats
 from glam_jax.eval.controllers import ChunkPolicyController
@@ -54,7 +55,7 @@ def evaluate_policy(workdir: str, trials: int, seed: int = 1000, chunk: int = 64
   execute_steps = execute_steps or spec['execute_steps']
   env = make_env(spec['task'], TARGET, render=False)
   controller = ChunkPolicyController(learner, env, stage2.normalizer(spec), execute_steps,
-                                     stage2.action_space_of(spec))
+                                     action_space.of(spec))
   t0 = time.time()
   result = closed_loop.evaluate(env, controller, params, trials, seed, chunk, keep_frames=gifs, progress=progress)
   seconds = time.time() - t0
@@ -64,7 +65,7 @@ def evaluate_policy(workdir: str, trials: int, seed: int = 1000, chunk: int = 64
          'smoothness': smoothness_summary(result, env.dt),
          'mean_steps_to_success': float(result['first_success'][success].mean() + 1) if success.any() else None,
          'trials': trials, 'seed': seed, 'execute_steps': execute_steps,
-         'action_space': stage2.action_space_of(spec), 'episode_steps': result['num_steps'],
+         'action_space': action_space.of(spec), 'episode_steps': result['num_steps'],
          'seconds': seconds, 'env_steps_per_s': trials * result['num_steps'] / seconds,
          'device': f'{jax.device_count()} x {jax.devices()[0].device_kind}'}
   out_dir = out_dir or os.path.join(workdir, 'eval')

@@ -13,7 +13,7 @@ import os
 
 import ml_collections
 
-from glam_jax.data import pipeline
+from glam_jax.data import action_space, pipeline
 from glam_jax.data.reader import Dataset
 from glam_jax.models import inputs
 from glam_jax.models.world_model import WorldModelConfig
@@ -34,7 +34,7 @@ def pipeline_configs(config, stage: int = 1) -> tuple[pipeline.PipelineConfig, p
   train = pipeline.PipelineConfig(
       sources=sources, image_keys=tuple(config.image_keys), batch_size=config.batch_size, stage=stage,
       seed=config.seed, eval_episodes=config.eval_episodes, split='train', num_workers=config.num_workers,
-      prefetch=config.prefetch, action_space=config.get('action_space', 'delta'))
+      prefetch=config.prefetch, action_space=action_space.of(config))
   held_out = dataclasses.replace(train, split='eval', num_workers=0, seed=config.seed + 1)
   return train, held_out
 

@@ -15,6 +15,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from glam_jax.data import pipeline
 from glam_jax.data.reader import Dataset
 from glam_jax.data.stats import Normalizer
 from glam_jax.models import inputs
@@ -24,7 +25,7 @@ from glam_jax.stage2 import latent_bc, relabel
 from glam_jax.train import loop
 
 SPEC_FILE = 'policy.json'
-NORM_KEYS = ('ee_pose', 'gripper', 'joint_pos', 'joint_target')
+NORM_KEYS = pipeline.NORM_KEYS
 
 
 def _check_world_model(config, wm_config) -> None:
@@ -112,6 +113,3 @@ def load(workdir: str):
 def normalizer(spec: dict) -> Normalizer:
   return Normalizer(spec['normalizer'], NORM_KEYS)
 
-
-def action_space_of(spec: dict) -> str:
-  return spec.get('action_space', 'delta')      # policies saved before the choice existed learned deltas
