@@ -2,15 +2,16 @@
 
 Why not `mjx.ray`: it returns distance and geom id only, and tests every geom type for every ray. Scenes
 here are built from planes, spheres, capsules and boxes only, so this caster intersects each ray with each
-primitive of those four types in closed form (one dense [rays, geoms] computation per type), and takes the
-surface normal of the nearest hit for Lambertian shading. Cameras are fixed, so ray origins and
-directions are constants of the model. Depth is the z-depth along the optical axis (as MuJoCo renders
-it); rays that hit nothing get `FAR`.
+primitive of those four types in closed form (one dense [cams, geoms, rays] computation per type, fused
+with the nearest-hit reduction), and takes the surface normal of the nearest hit for Lambertian shading.
+Cameras are fixed, so ray origins and directions are constants of the model. Depth is the z-depth along
+the optical axis (as MuJoCo renders it); rays that hit nothing get `FAR`.
 """
 from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -81,62 +82,118 @@ def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_
       geom_type=geom_type, geom_size=model.geom_size.copy(), geom_rgb=rgba[:, :3].copy(), mask_geoms=mask)
 
 
-# Ray-primitive tests work on vector components kept as separate arrays (x, y, z), so each primitive type is
-# one elementwise computation over [cams, rays, geoms] that XLA fuses with the reduction over geoms; a
-# trailing axis of size 3 would instead materialise many large intermediates.
+# Ray-primitive tests work on vector components kept as separate arrays (x, y, z) laid out [cams, geoms, rays]:
+# each primitive type is one elementwise computation that XLA fuses with the reduction over geoms, and with rays
+# as the minor axis that reduction vectorises (a trailing axis of size 3, or geoms minor, would not). Ray
+# directions come as components of shape (C, 1, R); per-geom values have shape (C, G, 1) or (1, G, 1).
 
-def _to_local(o, d, pos, mat):
-  """Ray origins (C, 3) and directions (C, R, 3) in the frames of G geoms, as components of shape
-  (C, 1, G) and (C, R, G)."""
-  rel = o[:, None] - pos[None]                                         # (C, G, 3)
-  o_l = [jnp.sum(rel * mat[None, :, :, i], -1)[:, None] for i in range(3)]
-  d_l = [sum(d[..., j:j + 1] * mat[None, None, :, j, i] for j in range(3)) for i in range(3)]
-  return o_l, d_l
+def _per_geom(x):
+  """(G,) values of one component as (1, G, 1)."""
+  return x[None, :, None]
 
 
-def _sphere_t(oc, d, r):
-  """Nearest positive hit with spheres; oc = origin - centre and d as components."""
-  b = oc[0] * d[0] + oc[1] * d[1] + oc[2] * d[2]
-  c = oc[0] ** 2 + oc[1] ** 2 + oc[2] ** 2 - r ** 2
+def _offsets(o, pos):
+  """Ray origin minus geom centre, as components of shape (C, G, 1)."""
+  return [(o[:, None, i] - pos[None, :, i])[..., None] for i in range(3)]
+
+
+def _dot(a, b):
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _to_local(w, d, mat):
+  """Origins (offsets w) and directions d in the frames of the geoms: columns of the rotation matrices."""
+  cols = [[_per_geom(mat[:, j, i]) for j in range(3)] for i in range(3)]
+  return [_dot(w, c) for c in cols], [_dot(d, c) for c in cols]
+
+
+def _sphere_hit(b, c):
+  """Nearest positive root of t^2 + 2bt + c for a unit direction: b = d.(o - centre), c = |o - centre|^2 - r^2."""
   disc = b * b - c
   t = -b - jnp.sqrt(jnp.maximum(disc, 0.0))
   return jnp.where((disc > 0) & (t > 0), t, jnp.inf)
 
 
-def _plane_t(o, d, size):
-  t = -o[2] / jnp.where(d[2] < -_EPS, d[2], -_EPS)
-  px, py = o[0] + t * d[0], o[1] + t * d[1]
-  inside = (((jnp.abs(px) <= size[:, 0]) | (size[:, 0] <= 0))
-            & ((jnp.abs(py) <= size[:, 1]) | (size[:, 1] <= 0)))
-  return jnp.where((d[2] < -_EPS) & (t > 0) & inside, t, jnp.inf)
+def _sphere_t(o, d, pos, mat, size):
+  w = _offsets(o, pos)
+  return _sphere_hit(_dot(d, w), _dot(w, w) - _per_geom(size[:, 0]) ** 2)
 
 
-def _capsule_t(o, d, size):
-  r, h = size[:, 0], size[:, 1]
-  a = d[0] ** 2 + d[1] ** 2
-  b = o[0] * d[0] + o[1] * d[1]
-  c = o[0] ** 2 + o[1] ** 2 - r ** 2
-  disc = b * b - a * c
-  t_cyl = (-b - jnp.sqrt(jnp.maximum(disc, 0.0))) / jnp.maximum(a, _EPS)
-  z = o[2] + t_cyl * d[2]
-  t_cyl = jnp.where((disc > 0) & (a > _EPS) & (t_cyl > 0) & (jnp.abs(z) <= h), t_cyl, jnp.inf)
-  t_top = _sphere_t((o[0], o[1], o[2] - h), d, r)
-  t_bot = _sphere_t((o[0], o[1], o[2] + h), d, r)
-  return jnp.minimum(t_cyl, jnp.minimum(t_top, t_bot))
+def _plane_t(o, d, pos, mat, size):
+  o_l, d_l = _to_local(_offsets(o, pos), d, mat)
+  t = -o_l[2] / jnp.where(d_l[2] < -_EPS, d_l[2], -_EPS)
+  sx, sy = _per_geom(size[:, 0]), _per_geom(size[:, 1])
+  inside = (((jnp.abs(o_l[0] + t * d_l[0]) <= sx) | (sx <= 0))
+            & ((jnp.abs(o_l[1] + t * d_l[1]) <= sy) | (sy <= 0)))
+  return jnp.where((d_l[2] < -_EPS) & (t > 0) & inside, t, jnp.inf)
 
 
-def _box_t(o, d, size):
+def _capsule_t(o, d, pos, mat, size):
+  """In the world frame with the capsule axis a: where the ray's line enters the infinite cylinder says
+  whether it enters the capsule through the side (|z| <= h there) or through which end sphere, so each ray
+  needs one cylinder and one sphere test. Written so that each square root and division has one use: XLA
+  would otherwise materialise them as [cams, geoms, rays] arrays instead of fusing them into the reduction."""
+  r, h = _per_geom(size[:, 0]), _per_geom(size[:, 1])
+  w = _offsets(o, pos)
+  a = [_per_geom(mat[:, i, 2]) for i in range(3)]
+  wa, ww = _dot(w, a), _dot(w, w)
+  da, dw = _dot(d, a), _dot(d, w)
+  qa = 1.0 - da * da                        # t_cyl = num / qa; qa > 0 unless the ray is along the axis
+  qb = dw - da * wa
+  disc = qb * qb - qa * (ww - wa * wa - r * r)
+  num = -qb - jnp.sqrt(jnp.maximum(disc, 0.0))
+  z_qa = wa * qa + num * da                 # axial coordinate of the entry point, times qa
+  side = qa > _EPS
+  on_side = side & (disc > 0) & (num > 0) & (jnp.abs(z_qa) <= h * qa)
+  end = jnp.where(jnp.where(side, z_qa > 0, da < 0), h, -h)       # offset of the end sphere along a
+  t_end = _sphere_hit(dw - end * da, ww - 2 * end * wa + h * h - r * r)
+  t_side = num / jnp.where(side, qa, 1.0)
+  return jnp.where(on_side, t_side, jnp.where(side & (disc <= 0), jnp.inf, t_end))
+
+
+def _box_t(o, d, pos, mat, size):
+  o_l, d_l = _to_local(_offsets(o, pos), d, mat)
   near, far = -jnp.inf, jnp.inf
   for i in range(3):
-    inv = 1.0 / jnp.where(jnp.abs(d[i]) > _EPS, d[i], _EPS)
-    t1 = (-size[:, i] - o[i]) * inv
-    t2 = (size[:, i] - o[i]) * inv
+    inv = 1.0 / jnp.where(jnp.abs(d_l[i]) > _EPS, d_l[i], _EPS)
+    s = _per_geom(size[:, i])
+    t1, t2 = (-s - o_l[i]) * inv, (s - o_l[i]) * inv
     near = jnp.maximum(near, jnp.minimum(t1, t2))
     far = jnp.minimum(far, jnp.maximum(t1, t2))
   return jnp.where((far >= near) & (near > 0), near, jnp.inf)
 
 
-_HIT = (_plane_t, None, _capsule_t, _box_t)
+_HIT = (_plane_t, _sphere_t, _capsule_t, _box_t)
+_NO_HIT = 2.0 ** 100      # stands for a miss in the key; a power of two keeps its low mantissa bits zero
+
+
+def _id_bits(rig: CameraRig) -> int:
+  return max(1, (len(rig.geom_type) - 1).bit_length())
+
+
+def cast(rig: CameraRig, geom_xpos, geom_xmat):
+  """Nearest hit of every ray: distance (C, R) (inf when none) and geom id (C, R) (-1 when none).
+
+  Distance and geom id are reduced together as one int32 key: the bits of a positive float32 order like the
+  float, and the lowest `_id_bits` mantissa bits are replaced by the geom id, so one min over geoms gives
+  both (a variadic argmin does not vectorise). Distances lose those bits: relative error < 2^(bits - 23),
+  under 0.1 mm at 2 m for up to 256 geoms."""
+  bits = _id_bits(rig)
+  low = (1 << bits) - 1
+  o = jnp.asarray(rig.origins, jnp.float32)
+  d = [jnp.asarray(rig.dirs[:, None, :, i], jnp.float32) for i in range(3)]
+  best = jnp.full(rig.dirs.shape[:2], jnp.iinfo(jnp.int32).max, jnp.int32)
+  for k, gids in enumerate(rig.geom_ids):
+    if len(gids) == 0:
+      continue
+    pos, mat = geom_xpos[gids].astype(jnp.float32), geom_xmat[gids].reshape(-1, 3, 3).astype(jnp.float32)
+    t = _HIT[k](o, d, pos, mat, jnp.asarray(rig.geom_size[gids], jnp.float32))
+    key = jax.lax.bitcast_convert_type(jnp.minimum(t, _NO_HIT), jnp.int32)
+    key = (key & ~low) | jnp.asarray(gids, jnp.int32)[None, :, None]
+    best = jnp.minimum(best, jnp.min(key, axis=1))
+  t = jax.lax.bitcast_convert_type(best & ~low, jnp.float32)
+  hit = t < _NO_HIT
+  return jnp.where(hit, t, jnp.inf), jnp.where(hit, best & low, -1)
 
 
 def _normals(local_p, kind, size):
@@ -149,29 +206,6 @@ def _normals(local_p, kind, size):
   box = jnp.sign(local_p) * (jnp.arange(3) == axis[..., None])
   n = jnp.select([kind[..., None] == k for k in range(4)], [plane, sphere, capsule, box])
   return n / jnp.maximum(jnp.linalg.norm(n, axis=-1, keepdims=True), _EPS)
-
-
-def cast(rig: CameraRig, geom_xpos, geom_xmat):
-  """Nearest hit of every ray: distance (C, R) (inf when none) and geom id (C, R) (-1 when none)."""
-  o = jnp.asarray(rig.origins, geom_xpos.dtype)
-  d = jnp.asarray(rig.dirs, geom_xpos.dtype)
-  best_t = jnp.full(d.shape[:2], jnp.inf, d.dtype)
-  best_id = jnp.full(d.shape[:2], -1, jnp.int32)
-  for k, gids in enumerate(rig.geom_ids):
-    if len(gids) == 0:
-      continue
-    pos, mat = geom_xpos[gids], geom_xmat[gids].reshape(-1, 3, 3)
-    size = jnp.asarray(rig.geom_size[gids], geom_xpos.dtype)
-    if k == 1:   # spheres need no rotation
-      oc = [(o[:, i:i + 1] - pos[None, :, i])[:, None] for i in range(3)]
-      t = _sphere_t(oc, [d[..., i:i + 1] for i in range(3)], size[:, 0])
-    else:
-      t = _HIT[k](*_to_local(o, d, pos, mat), size)
-    t_k, i_k = jnp.min(t, -1), jnp.argmin(t, -1)
-    closer = t_k < best_t
-    best_t = jnp.where(closer, t_k, best_t)
-    best_id = jnp.where(closer, jnp.asarray(gids, jnp.int32)[i_k], best_id)
-  return best_t, best_id
 
 
 def render(rig: CameraRig, geom_xpos, geom_xmat) -> dict:

@@ -32,9 +32,10 @@ def _state(env, seed):
   return s, tuple(np.asarray(x, np.float64) for x in (s.data.qpos, s.data.mocap_pos, s.data.mocap_quat))
 
 
-@pytest.mark.parametrize('task', ['lift', 'pick_place', 'knock_down'])
-def test_caster_matches_native_mj_ray(task, get_env):
-  env = get_env(task, 'kinova', image_size=SIZE)
+@pytest.mark.parametrize('task,embodiment', [('lift', 'kinova'), ('pick_place', 'kinova'), ('knock_down', 'kinova'),
+                                            ('stack_three', 'kinova'), ('stack_three', 'umi')])
+def test_caster_matches_native_mj_ray(task, embodiment, get_env):
+  env = get_env(task, embodiment, image_size=SIZE)
   state, native_args = _state(env, 5)
   t, gid = jax.jit(lambda d: camera.cast(env.rig, d.geom_xpos, d.geom_xmat))(state.data)
   n_dist, n_gid = _native_cast(env, *native_args)
@@ -81,3 +82,37 @@ def test_mask_empty_when_object_out_of_view(get_env):
   images = jax.jit(lambda d: camera.render(env.rig, d.geom_xpos, d.geom_xmat))(data)
   assert int(images['overhead/mask'].sum()) == 0 and int(images['front/mask'].sum()) == 0
   assert int(state.obs['overhead/mask'].sum()) > 0
+
+
+_PRIMITIVES_XML = """
+<mujoco>
+  <worldbody>
+    <camera name="top" pos="0 0 1.5" xyaxes="1 0 0 0 1 0" fovy="50"/>
+    <camera name="side" pos="1.2 -1.2 0.6" xyaxes="1 1 0 -0.2 0.2 1" fovy="60"/>
+    <geom type="plane" size="1 1 0.1" rgba="0.8 0.8 0.8 1"/>
+    <geom name="upright" type="capsule" pos="0 0 0.3" size="0.05 0.2" rgba="1 0 0 1"/>
+    <geom name="tilted" type="capsule" pos="0.3 0.2 0.2" euler="0.7 0.3 0" size="0.04 0.15" rgba="0 1 0 1"/>
+    <geom name="lying" type="capsule" pos="-0.3 0.1 0.06" euler="0 1.5708 0.4" size="0.05 0.12" rgba="0 0 1 1"/>
+    <geom name="box" type="box" pos="-0.2 -0.3 0.1" euler="0.3 0.5 0.9" size="0.08 0.05 0.1" rgba="1 1 0 1"/>
+    <geom name="ball" type="sphere" pos="0.25 -0.25 0.1" size="0.07" rgba="0 1 1 1"/>
+  </worldbody>
+</mujoco>
+"""
+
+
+def test_caster_matches_mj_ray_on_every_primitive():
+  """Capsules seen end-on (the ray along the axis), tilted and lying; a rotated box; a sphere; the plane."""
+  m = mujoco.MjModel.from_xml_string(_PRIMITIVES_XML)
+  d = mujoco.MjData(m)
+  mujoco.mj_forward(m, d)
+  rig = camera.make_rig(m, ('top', 'side'), 48, 48)
+  t, gid = map(np.asarray, jax.jit(lambda p, r: camera.cast(rig, p, r))(d.geom_xpos, d.geom_xmat))
+  out = np.zeros(1, np.int32)
+  for c in range(2):
+    for r, vec in enumerate(rig.dirs[c].astype(np.float64)):
+      dist = mujoco.mj_ray(m, d, rig.origins[c], vec, None, 1, -1, out)
+      assert gid[c, r] == (out[0] if dist >= 0 else -1), (c, r)
+      if dist >= 0:
+        assert abs(t[c, r] - dist) < 1e-4 * max(1.0, dist), (c, r)
+  for name in ('upright', 'tilted', 'lying', 'box', 'ball'):
+    assert (gid == m.geom(name).id).sum() > 20, f'{name} barely in view'
