@@ -41,6 +41,7 @@ class EnvConfig:
   init_noise: float = 0.4        # std of the start pose, in units of one full-scale action step
   iterations: int = 4            # constraint solver iterations
   ls_iterations: int = 8
+  max_geom_pairs: int = scene.PhysicsOptions.max_geom_pairs   # collision pairs per geom-type group; 0: all
 
 
 @struct.dataclass
@@ -64,8 +65,11 @@ class Env:
     if config.sim_dt <= 0 or n_sub < 1 or abs(n_sub - round(n_sub)) > 1e-6:
       raise ValueError(f'ctrl_dt ({config.ctrl_dt}) must be a positive multiple of sim_dt ({config.sim_dt})')
     self.n_substeps = int(round(n_sub))
+    if config.max_geom_pairs < 0:
+      raise ValueError(f'max_geom_pairs must be >= 0 (0: no cap), got {config.max_geom_pairs}')
     self.scene = scene.build_scene(
-        task, embodiment, scene.PhysicsOptions(config.sim_dt, config.iterations, config.ls_iterations))
+        task, embodiment, scene.PhysicsOptions(config.sim_dt, config.iterations, config.ls_iterations,
+                                          config.max_geom_pairs))
     self.task = self.scene.task
     self.embodiment = embodiment
     self.mj_model = self.scene.compile()
