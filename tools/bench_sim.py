@@ -40,23 +40,27 @@ _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed windows per measurement; th
 _JSON = flags.DEFINE_string('json', '', 'Optional path for the figures as JSON.')
 
 
-def _timed(fn, *args):
-  """(seconds per call, compile seconds): the first call compiles; then `--repeats` windows of calls, each
-  >= min_time / repeats, and the fastest window counts (a stall from another process spoils one window,
-  not the figure)."""
-  t = time.perf_counter()
-  jax.block_until_ready(fn(*args))
-  compile_s = time.perf_counter() - t
+def _seconds_per_call(call):
+  """`--repeats` windows of calls, each >= min_time / repeats; the fastest window counts (a stall from
+  another process spoils one window, not the figure)."""
   best = float('inf')
   for _ in range(_REPEATS.value):
     calls, t = 0, time.perf_counter()
     while True:
-      jax.block_until_ready(fn(*args))
+      call()
       calls += 1
       if time.perf_counter() - t >= _MIN_TIME.value / _REPEATS.value:
         break
     best = min(best, (time.perf_counter() - t) / calls)
-  return best, compile_s
+  return best
+
+
+def _timed(fn, *args):
+  """(seconds per call, compile seconds): the first call compiles, the rest are timed."""
+  t = time.perf_counter()
+  jax.block_until_ready(fn(*args))
+  compile_s = time.perf_counter() - t
+  return _seconds_per_call(lambda: jax.block_until_ready(fn(*args))), compile_s
 
 
 def _env_rate(env, batch, steps, mesh):
@@ -90,12 +94,7 @@ def _native_rate(env, states, batch, steps):
   init = np.tile(state, (batch, 1))
   control = np.tile(d.ctrl, (batch, nstep, 1))
   datas = [mujoco.MjData(m) for _ in range(os.cpu_count() or 1)]
-  best = float('inf')
-  for _ in range(_REPEATS.value):
-    t = time.perf_counter()
-    mj_rollout.rollout(m, datas, init, control, nstep=nstep)
-    best = min(best, time.perf_counter() - t)
-  return batch * nstep / best
+  return batch * nstep / _seconds_per_call(lambda: mj_rollout.rollout(m, datas, init, control, nstep=nstep))
 
 
 def main(argv):

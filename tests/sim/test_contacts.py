@@ -7,12 +7,16 @@ from mujoco import mjx
 from glam_jax.sim import make_env, objects
 
 
+def _contact(data):
+  """MJX's contact arrays, wherever this mujoco-mjx version keeps them."""
+  return data._impl.contact if hasattr(data, '_impl') else data.contact
+
+
 def _contacts(env, qpos):
   """Penetrating contacts as {(geom1, geom2): depth}, from MJX collision at `qpos`."""
   data = env._template.replace(qpos=qpos)
   data = jax.jit(lambda d: mjx.collision(env.mjx_model, mjx.kinematics(env.mjx_model, d)))(data)
-  contact = data._impl.contact if hasattr(data, '_impl') else data.contact
-  geom, dist = np.asarray(contact.geom), np.asarray(contact.dist)
+  geom, dist = np.asarray(_contact(data).geom), np.asarray(_contact(data).dist)
   touching = {}
   for (g1, g2), d in zip(geom[dist < 0], dist[dist < 0]):
     touching[(int(g1), int(g2))] = min(float(d), touching.get((int(g1), int(g2)), 0.0))
@@ -37,8 +41,7 @@ def test_capped_pairs_keep_every_touching_contact(get_env):
   capped = get_env('stack_three', 'kinova', render=False)
   full = get_env('stack_three', 'kinova', render=False, max_geom_pairs=0)
   assert capped.config.max_geom_pairs == 12
-  n = lambda env: len(env._template._impl.contact.dist if hasattr(env._template, '_impl')
-                      else env._template.contact.dist)
+  n = lambda env: len(_contact(env._template).dist)
   assert n(capped) < n(full)           # 9 box-plane + 12 of 21 box-box pairs, 4 points each: 84 vs 120
   qpos = _crowded_tower(capped)
   expected = _contacts(full, qpos)
