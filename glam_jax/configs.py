@@ -49,3 +49,18 @@ def add_training_loop(c, cpu: bool = False) -> None:
   c.keep_checkpoints = 3
   c.num_workers = 2              # Grain worker processes
   c.prefetch = 2
+
+
+def apply_overrides(config, overrides: dict) -> None:
+  """Sets `{'a.b': value}` fields of an ml_collections config; a key the config lacks is an error naming
+  the keys it has."""
+  for dotted, value in overrides.items():
+    *path, leaf = dotted.split('.')
+    node = config
+    for p in path:
+      if p not in node:
+        raise ValueError(f'unknown config key {dotted!r}: no {p!r} (has {sorted(node.keys())})')
+      node = node[p]
+    if leaf not in node:
+      raise ValueError(f'unknown config key {dotted!r}; {".".join(path) or "the config"} has {sorted(node.keys())}')
+    node[leaf] = value

@@ -1,7 +1,9 @@
 """The main job: `--config=experiments/configs/pipeline.py:TASK[,smoke|paper]`.
 
-Default (CPU-sized, ~25 minutes on a 2-core CPU): the paper's data recipe (100 Kinova + 400 UMI), the
-`cpu` presets of the GLAM-O world model and of both policies, one training seed, 100 evaluation trials.
+Default (CPU-sized, ~25 minutes on a 2-core CPU for the two default methods): the paper's data recipe
+(100 Kinova + 400 UMI), GLAM-O against MIP with the `cpu` presets of the world model and the policies, one
+training seed, 100 evaluation trials. `methods` takes any subset of `glam_jax.methods`
+(`--config.methods=glam_o,glam,clam_o,lapa_o,mip`); each latent method trains its own world model.
 `smoke`: a few episodes of 32x32 images and tiny networks, minutes end to end (for tests).
 `paper`: paper-size networks and steps, 3 training seeds x 50 trials with mean ± std over seeds (an
 accelerator job).
@@ -26,8 +28,8 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.data_dir = 'data'                 # recipe datasets, shared between runs (`<data_dir>/<task>/<source>`)
   c.episodes = ml_collections.ConfigDict({'kinova': 100, 'umi': 400})
   c.image_size = 64
-  c.world_model_arg = f'{task},glam_o' + ('' if size == 'paper' else f',{size}')
-  c.methods = ('glam_o', 'mip')       # policies trained and compared; the first is compared with the others
+  c.methods = ('glam_o', 'mip')       # any of glam_jax.methods; every pair is compared
+  c.world_model_arg = '' if size == 'paper' else size     # the world-model config's size option
   c.policy_arg = '' if size == 'paper' else size
   c.world_model = ml_collections.ConfigDict()
   c.policy = ml_collections.ConfigDict()
@@ -35,10 +37,13 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.trials = 100                      # evaluation episodes per method and seed
   c.eval_seed = 1000                  # reset keys of the evaluation episodes: the same for every method
   c.eval_chunk = 50                   # episodes per compiled evaluation call
-  c.gifs = 4                          # rollouts drawn in each method's GIF
+  c.gifs = 4                          # rollouts drawn in each method's GIF (0: none)
+  c.replay_episodes = 20              # latent replay: unseen episodes per source per latent method (0: skip)
+  c.replay_sources = ('umi', 'kinova')
   if size == 'paper':
     c.seeds = (0, 1, 2)
     c.trials = 50                     # the paper: 50 trials per training seed
+    c.replay_episodes = 50
     c.eval_chunk = 512
   if size == 'tiny':
     c.data_dir = ''                   # '': inside the run directory
@@ -51,4 +56,5 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
     c.trials = 4
     c.eval_chunk = 4
     c.gifs = 2
+    c.replay_episodes = 2
   return c

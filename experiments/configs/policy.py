@@ -1,11 +1,16 @@
 """Stage 2: a policy. `--config=experiments/configs/policy.py:TASK,METHOD[,OPTION...]`.
 
-Methods: `glam_o` / `glam` (the latent-chunk policy trained on IDM labels of every source; needs
-`--config.world_model_dir`, a GLAM-O or GLAM world-model run: the two differ only in that world model, the
-policy sees RGB either way), `mip` (the baseline: the same network on the target demonstrations only,
-predicting actions directly). Options: `ee_only` (condition on the end-effector state alone, what every
-source records, instead of adding the target's proprioception, zeros for auxiliary samples), `cpu` (narrow convs, batch 64, 4,000
-steps: ~6 minutes on a 2-core CPU), `tiny` (for tests).
+METHOD: any method of `glam_jax.methods`. A latent method (`glam_o`, `glam`, `clam`, `lapa`, the
+ablations, ...) trains the latent-chunk policy on its frozen world model's labels of every source and needs
+`--config.world_model_dir` (a world-model run of that method); `mip` (the baseline) is the same network on
+the target demonstrations only, predicting actions directly. The policy sees RGB whichever world model
+made its labels. `lawm` is the MIP action policy fine-tuned from a LAWM pre-training run
+(`--config.init_from=RUN`; the pre-training run is this config with the `pretrain` option: the policy's
+latent chunks drive a frame predictor on every source, no labels, `lawm.future_frames` frames ahead).
+
+Options: `ee_only` (condition on the end-effector state alone, what every source records, instead of
+adding the target's proprioception, zeros for auxiliary samples), `cpu` (narrow convs, batch 64, 4,000
+steps: ~6 minutes on a 2-core CPU), `tiny` (for tests), `pretrain` (LAWM's pre-training stage).
 
 Choices the paper leaves open: AdamW 3e-4 with 500 warm-up steps and cosine decay, batch 256, target and
 auxiliary sampled 1 : 1, 64x64 RGB from both views, execute 10 of the H = 20 predicted steps then replan.
@@ -17,25 +22,38 @@ motion does not fix the 7-DoF arm's joint deltas; with the context, h can place 
 """
 import ml_collections
 
+from glam_jax import methods
 from glam_jax.configs import add_training_loop, parse_arg
 
-METHODS = ('glam_o', 'glam', 'mip')
-OPTIONS = METHODS + ('ee_only', 'cpu', 'tiny')
+OPTIONS = ('ee_only', 'cpu', 'tiny', 'pretrain')
 
 
 def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
-  task, opts = parse_arg(arg, OPTIONS)
-  methods = [m for m in METHODS if m in opts]
-  if len(methods) != 1:
-    raise ValueError(f'name exactly one method of {", ".join(METHODS)} (got {methods or "none"})')
+  task, opts = parse_arg(arg, OPTIONS + tuple(methods.METHODS))
+  named = [m for m in methods.METHODS if m in opts]
+  if len(named) != 1:
+    raise ValueError(f'name exactly one method of {", ".join(methods.METHODS)} (got {named or "none"})')
+  method = methods.get(named[0])
   c = ml_collections.ConfigDict()
   c.task = task
-  c.method = methods[0]
+  c.method = method.name
+  c.label = method.policy_label   # what the chunk holds: 'latents' (relabelled, then decoded) or 'actions'
   c.data_dir = 'data'
   c.world_model_dir = ''
-  latent = c.method != 'mip'
-  c.sources = ml_collections.ConfigDict({'kinova': 1.0, 'umi': 1.0} if latent else {'kinova': 1.0})
   c.target = 'kinova'
+  pretrain = 'pretrain' in opts
+  if pretrain and not method.pretrain:
+    raise ValueError(f'method {method.name} has no pre-training stage')
+  every_source = method.policy_sources == 'all' or pretrain
+  c.sources = ml_collections.ConfigDict({'kinova': 1.0, 'umi': 1.0} if every_source else {c.target: 1.0})
+  if pretrain:                    # LAWM pre-training: the policy's latent chunks drive a frame predictor
+    c.label = 'frames'
+    c.lawm = ml_collections.ConfigDict(dict(
+        latent_dim=16 if task == 'stack_three' else 8, future_frames=10,
+        model=dict(state_dim=128, width=256, conv_features=(32, 64, 128, 256), forward_blocks=4)))
+  elif method.pretrain:           # fine-tuning: starts from the pre-trained policy (the pipeline sets the run)
+    c.init_from = ''
+    c.init_from_key = 'policy'
   c.image_keys = ('overhead/rgb', 'front/rgb')
   c.state_input = 'ee' if 'ee_only' in opts else 'ee_proprio'
   c.ee_tilt = False              # the TCP's tilt identifies the embodiment (see glam_jax.models.inputs.ee_state)
@@ -52,6 +70,9 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
   if 'cpu' in opts:
     c.model.update(encoder_features=(8, 16, 32, 32), encoder_dim=128)
     c.num_steps = 4000
+    if pretrain:
+      c.lawm.future_frames = 4
+      c.lawm.model.update(width=128, conv_features=(8, 16, 32, 32))
   if 'tiny' in opts:
     c.model.update(encoder_features=(4, 8), encoder_dim=32, projection_width=32, view_embedding=16,
                    head_layers=3, head_width=64, decoder_layers=2, decoder_width=32)
@@ -66,4 +87,7 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
     c.eval_episodes = 1
     c.checkpoint_every = 50
     c.num_workers = 0
+    if pretrain:
+      c.lawm.future_frames = 2
+      c.lawm.model.update(state_dim=32, width=64, conv_features=(4, 8), forward_blocks=1)
   return c

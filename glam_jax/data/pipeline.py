@@ -11,7 +11,8 @@ Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 
   the representation `action_space` names (data/action_space.py);
 - stage 2: `obs` at t, `proprio` (target only), and label chunks over t .. t+H-1: `actions` (target only)
   and `latents` (when relabelling labels are given), with `chunk_mask` false where t+i runs past the
-  episode's last transition (padded entries repeat the last valid label).
+  episode's last transition (padded entries repeat the last valid label); with `future_frames` n, also
+  `future` (the image keys at t+1 .. t+n, stacked) and `future_mask` (false past the episode's last step).
 `source` is the index of the element's source.
 
 Low-dimensional fields are standardised with the *target* dataset's statistics for every source, so a
@@ -56,6 +57,7 @@ class PipelineConfig:
   eval_episodes: int = 0               # the last N episodes of each source are held out
   split: str = 'train'                 # 'train', 'eval' (the held-out ones) or 'all'
   label_dir: str = ''                  # stage 2: latent labels `<label_dir>/<source dir name>.npy` (relabel)
+  future_frames: int = 0               # stage 2: also the images of steps t+1 .. t+n (LAWM's world model)
   action_space: str = 'delta'          # 'delta' or 'joint_target' (data/action_space.py)
   num_workers: int = 0                 # Grain worker processes (0: read in the main process)
   prefetch: int = 2                    # batches buffered per worker / thread
@@ -164,6 +166,11 @@ class _Loader:
                       else np.zeros((self.config.horizon, self.action_dim), np.float32))
     if self.labels is not None:
       out['latents'] = self.labels[self.ds.offsets[ep] + steps].astype(np.float32)
+    if self.config.future_frames:
+      ahead = t + 1 + np.arange(self.config.future_frames)
+      out['future_mask'] = ahead <= last + 1
+      frames = [self.ds.frame(ep, int(s)) for s in np.minimum(ahead, last + 1)]
+      out['future'] = {k: np.stack([f[k] for f in frames]) for k in self.config.image_keys}
     return out
 
 

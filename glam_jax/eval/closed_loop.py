@@ -67,6 +67,12 @@ def make_episode_fn(env: Env, controller: Controller, num_steps: int):
   return jax.jit(jax.vmap(one, in_axes=(None, 0)))
 
 
+def episode_success(success: np.ndarray) -> np.ndarray:
+  """(N, T) per-step task predicate -> (N,) episode success: the predicate held at some step. The one
+  definition closed-loop evaluation and latent replay share (a cube lifted and then dropped counts)."""
+  return np.asarray(success).any(1)
+
+
 def first_success(success: np.ndarray) -> np.ndarray:
   """(N, T) -> index of the first successful step per episode, -1 where none."""
   return np.where(success.any(1), success.argmax(1), -1)
@@ -100,7 +106,7 @@ def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 
       for k in frames:
         frames[k].append(np.asarray(rec[k][:keep]))
   per_step = np.concatenate(success)
-  out = {'success': per_step.any(1), 'first_success': first_success(per_step), 'tcp': np.concatenate(tcp),
+  out = {'success': episode_success(per_step), 'first_success': first_success(per_step), 'tcp': np.concatenate(tcp),
          'action': np.concatenate(actions), 'num_steps': num_steps}
   if keep_frames > 0:
     out.update({k: np.concatenate(v) for k, v in frames.items()})

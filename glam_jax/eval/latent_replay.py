@@ -9,23 +9,36 @@ between the replayed TCP and the source's TCP after the same number of steps.
 
 Actions are decoded in the world model's action space (`data/action_space.py`) and turned into env actions
 step by step. After the source episode ends, the replay holds: the last joint targets and gripper command.
+A replay succeeds as a closed-loop episode does (`closed_loop.episode_success`: the task predicate held at
+some step of the replay). Works for any latent-action learner (`stage1.latent_action`): `encode`, then
+`decode_action`.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from glam_jax.data import action_space
+from tqdm import tqdm
+
+from glam_jax import viz
+from glam_jax.data import action_space, sources
+from glam_jax.data.pipeline import NORM_KEYS
+from glam_jax.data.reader import Dataset
 from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect
-from glam_jax.models.world_model import WorldModel
+from glam_jax.eval import stats
+from glam_jax.eval.closed_loop import episode_success
 from glam_jax.sim import camera, make_env
+from glam_jax.stage1 import experiment as stage1
 from glam_jax.train import sharding
 
 REPLAY_VIEW = 'overhead/rgb'
+ALL_VIEWS = ('overhead', 'front')   # rendered for every source episode (RGB and masks), whatever the model reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,14 +91,36 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
           'images': {k: np.stack([pad(v[s:s + n]) for s, n in zip(starts, lengths)]) for k, v in frames.items()}}
 
 
+def cached_source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size: int,
+                           cache_dir: str = '') -> dict:
+  """`source_episodes`, kept in `cache_dir` (one .npz per task, source and settings) so that every method
+  replays the same episodes without collecting and rendering them again; '' caches nothing."""
+  if not cache_dir:
+    return source_episodes(task, source, cfg, views, image_size)
+  name = f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}.npz'
+  path = os.path.join(cache_dir, name)
+  if os.path.exists(path):
+    with np.load(path) as f:
+      flat = dict(f)
+    images = {k[len('images/'):]: v for k, v in flat.items() if k.startswith('images/')}
+    return {**{k: v for k, v in flat.items() if not k.startswith('images/')}, 'images': images}
+  eps = source_episodes(task, source, cfg, views, image_size)
+  os.makedirs(cache_dir, exist_ok=True)
+  tmp = path + '.incomplete.npz'
+  np.savez(tmp, **{k: v for k, v in eps.items() if k != 'images'},
+           **{f'images/{k}': v for k, v in eps['images'].items()})
+  os.replace(tmp, path)
+  return eps
+
+
 def make_latent_decoder(learner, params, normalizer: Normalizer):
   """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> Kinova actions (T-1, action_dim)
-  in the world model's action space, decoded from the IDM's posterior mean of each transition."""
+  in the world model's action space, decoded from the learner's latent of each transition (`encode`, e.g. the IDM's posterior mean)."""
   def decode(images, ee_pose, gripper):
     obs = {**images, 'ee_pose': normalizer.normalize('ee_pose', ee_pose),
            'gripper': normalizer.normalize('gripper', gripper)}
-    mean = learner.idm_mean(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[1:], obs))
-    return learner.model.apply({'params': params}, mean, method=WorldModel.decode_action)
+    z = learner.encode(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[1:], obs))
+    return learner.decode_action(params, z)
 
   return jax.jit(decode)
 
@@ -129,3 +164,57 @@ def tracking_error(replay_tcp: np.ndarray, source_ee: np.ndarray, lengths: np.nd
   """Per episode: mean distance (m) between replayed and source TCP positions over steps 1 .. length-1."""
   err = np.linalg.norm(replay_tcp[..., :3] - source_ee[..., :3], axis=-1)
   return np.array([err[i, 1:n].mean() for i, n in enumerate(lengths)])
+
+
+def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = '', picture_episodes: int = 2,
+        picture_steps: int = 6, progress: bool = True, compiled: dict | None = None) -> dict:
+  """Replays `cfg.episodes` unseen episodes per source through the world model of `workdir`; writes
+  `<out_dir>/results.json` and `replay.png` (per source, source frames over the replayed Kinova's frames
+  at the same steps; out_dir defaults to `<workdir>/latent_replay`) and returns the results. The source
+  episodes are cached in `episodes_dir` when given (`cached_source_episodes`); `compiled`, a dict kept by
+  the caller, holds the jitted replayer and renderer across calls (several methods' world models on the
+  same data need them once)."""
+  learner, params, config = stage1.load(workdir)
+  out_dir = out_dir or os.path.join(workdir, 'latent_replay')
+  os.makedirs(out_dir, exist_ok=True)
+  normalizer = Normalizer(Dataset(sources.source_path(config, config.target)).stats, NORM_KEYS)
+  space = action_space.of(config)
+  image_size = learner.model_config.image_shape[0]
+  view = REPLAY_VIEW.split('/')[0]
+  missing = {k.split('/')[0] for k in learner.image_keys} - set(ALL_VIEWS)
+  if missing:
+    raise ValueError(f'latent replay renders the views {ALL_VIEWS}; the world model also reads {sorted(missing)}')
+  env = make_env(config.task, config.target, render=False)
+  key = (config.task, config.target, space, sources.source_path(config, config.target), image_size)
+  compiled = {} if compiled is None else compiled
+  if key not in compiled:
+    compiled[key] = (make_replayer(env, action_space.env_converter(space, env, normalizer)), collect.make_renderer(
+        camera.make_rig(env.mj_model, (view,), image_size, image_size, env.mask_geoms)))
+  replay, render = compiled[key]
+  decode = make_latent_decoder(learner, params, normalizer)
+  results, picture_rows, labels = {}, [], []
+  for source in tqdm(cfg.sources, desc='latent replay', disable=not progress):
+    eps = cached_source_episodes(config.task, source, cfg, ALL_VIEWS, image_size, episodes_dir)
+    n = len(eps['lengths'])
+    actions = np.stack([np.asarray(decode({k: eps['images'][k][i] for k in learner.image_keys},
+                                          eps['ee_pose'][i], eps['gripper'][i])) for i in range(n)])
+    actions = hold_after_end(actions, eps['lengths'], space, len(env.arms))
+    tcp, success, gpos, gmat = jax.device_get(replay(eps['keys'], actions))
+    ok = episode_success(success)
+    err = tracking_error(tcp, eps['ee_pose'], eps['lengths'])
+    results[f'{source}->{config.target}'] = {
+        **stats.rate_summary(int(ok.sum()), n), 'tracking_error_m': float(err.mean()),
+        'tracking_error_median_m': float(np.median(err)), 'source_length_mean': float(eps['lengths'].mean())}
+    for i in range(min(picture_episodes, n)):
+      steps = np.linspace(0, eps['lengths'][i] - 1, picture_steps).astype(int)
+      replayed = jax.device_get(render(gpos[i, steps], gmat[i, steps]))[REPLAY_VIEW]
+      picture_rows += [[eps['images'][REPLAY_VIEW][i, t] for t in steps], list(replayed)]
+      labels += [f'{source} #{i}', f'-> {config.target} {"ok" if ok[i] else "fail"}']
+  out = {'workdir': os.path.abspath(workdir), 'task': config.task, 'method': config.get('method', 'glam'),
+         'learner': config.get('learner', 'glam'), 'loss': dict(config.loss), 'action_space': space,
+         'image_keys': list(learner.image_keys), 'seed': cfg.seed, 'success': 'task predicate at any step',
+         'results': results}
+  with open(os.path.join(out_dir, 'results.json'), 'w') as f:
+    json.dump(out, f, indent=1)
+  viz.save_png(os.path.join(out_dir, 'replay.png'), viz.grid(picture_rows, scale=3, labels=labels))
+  return out

@@ -6,6 +6,8 @@ Both take the `results` dict the evaluation job assembles:
                       'smoothness': {'ldlj', 'sparc', 'fft', 'valid'}   (optional),
                       'seeds': [per-seed success rates]                  (optional)}},
    'comparisons': [{'a', 'b', 'newcombe_two_sided': [lo, hi], 'newcombe_one_sided_low'}],
+   (per method, optional) 'replay': {'<source>-><target>': {'successes', 'trials', 'rate', 'wilson_low',
+                                      'wilson_high', 'tracking_error_m'}},
    'machine': str, 'timings': {stage: seconds}}
 The chart is drawn with PIL alone (matplotlib is not a dependency of this project).
 """
@@ -162,6 +164,18 @@ def markdown(results: dict) -> str:
                    f"{_num(c['newcombe_one_sided_low'], '+.3f')} |")
       verdicts.append(f"- {a} better than {b} at one-sided 95 %: {'yes' if verdict(c) else 'no'}")
     lines += [''] + verdicts
+
+  replays = {name: m['replay'] for name, m in methods.items() if m.get('replay')}
+  if replays:
+    lines += ['', '## Latent replay', '',
+              'Unseen episodes of each source encoded by the method\'s world model, decoded into target actions '
+              'and replayed open loop on the target robot; success as in closed-loop evaluation (the task '
+              'predicate at any step), 95 % Wilson interval; TCP error: mean distance to the source\'s TCP.', '',
+              '| method | replay | success k/n | rate | 95 % Wilson | TCP error (m) |', '|---|---|---|---|---|---|']
+    for name, rows in replays.items():
+      for pair, r in rows.items():
+        lines.append(f"| {name} | {pair} | {int(r['successes'])}/{int(r['trials'])} | {_num(r['rate'], '.3f')} | "
+                     f"{_interval(r['wilson_low'], r['wilson_high'])} | {_num(r.get('tracking_error_m'), '.4f')} |")
 
   timings = results.get('timings') or {}
   if timings:

@@ -93,6 +93,7 @@ def sparc(speed, dt: float, pad_level: int = 4, cutoff_hz: float = 10.0, amp_thr
      normalised by the width of the selected range (f_first is 0 for a speed profile, so by the adaptive
      cut-off frequency itself).
   The reference's example, a Gaussian bell exp(-5 t²) on t ∈ [-1, 1) at 100 Hz, gives -1.41403.
+  NaN when fewer than two bins pass the threshold (no arc; `summarize` counts such episodes invalid).
   """
   dt = _check_dt(dt)
   v = _as_speed(speed, 2)
@@ -114,8 +115,8 @@ def sparc(speed, dt: float, pad_level: int = 4, cutoff_hz: float = 10.0, amp_thr
   in_band = freq <= min(float(cutoff_hz), fs / 2)
   freq, magnitude = freq[in_band], magnitude[in_band]
   above = np.flatnonzero(magnitude >= amp_threshold)
-  if above.size < 2:   # one bin: no arc to measure (needs a spectrum narrower than one padded bin)
-    return 0.0
+  if above.size < 2:   # one bin: no arc to measure; 0 would read as perfectly smooth, so undefined
+    return math.nan
   sel = slice(above[0], above[-1] + 1)
   f_sel, m_sel = freq[sel], magnitude[sel]
   df = np.diff(f_sel) / (f_sel[-1] - f_sel[0])

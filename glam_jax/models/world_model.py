@@ -14,6 +14,7 @@ GLAM and GLAM-O are the same module: only the image keys fed to the encoder diff
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -67,18 +68,17 @@ class GaussianPosterior(nn.Module):
     return layers.GaussianHead(self.latent_dim)(h)
 
 
-class WorldModel(nn.Module):
-  """Every GLAM network; `__call__` touches all of them (for `init`), the methods are the model's parts."""
-  config: WorldModelConfig
+class SharedParts(nn.Module):
+  """The networks GLAM's world model and the baselines' latent-action models have in common (the paper's
+  protocol: same networks): image codec, forward model f(x, z) -> (Δy, Δee) and action decoder p(a | z).
+  A subclass's `setup` calls `shared_parts()` and adds its own (IDM, codebook, ...)."""
+  config: Any
 
-  def setup(self):
+  def shared_parts(self):
     c = self.config
     self.encoder = layers.ConvEncoder(c.conv_features, c.state_dim)
     self.decoder = layers.ConvDecoder(c.image_shape, c.conv_features)
-    self.idm_net = GaussianPosterior(c.latent_dim, c.idm_blocks, c.width)
-    self.action_encoder_net = GaussianPosterior(c.latent_dim, c.action_encoder_blocks, c.width)
     self.forward_net = ForwardModel(c.state_dim, c.ee_dim, c.forward_blocks, c.width)
-    self.proprio_net = nn.Sequential([layers.ResMLP(c.proprio_blocks, c.width), nn.Dense(c.proprio_dim)])
     self.action_decoder_net = layers.MLP(c.decoder_layers, c.width, c.action_dim)
 
   def encode(self, image):
@@ -86,6 +86,27 @@ class WorldModel(nn.Module):
 
   def decode(self, y):
     return self.decoder(y)
+
+  def predict_next(self, y, ee, z):
+    """x_t + f(x_t, z): the predicted next latent state (y, ee); z may be a stack of tokens, flattened."""
+    dy, dee = self.forward_net(y, ee, z.reshape(y.shape[:-1] + (-1,)))
+    return y + dy, ee + dee
+
+  def decode_action(self, z):
+    """p(a | z): no state input, so an action is a function of the latent alone."""
+    return self.action_decoder_net(z)
+
+
+class WorldModel(SharedParts):
+  """Every GLAM network; `__call__` touches all of them (for `init`), the methods are the model's parts."""
+  config: WorldModelConfig
+
+  def setup(self):
+    c = self.config
+    self.shared_parts()
+    self.idm_net = GaussianPosterior(c.latent_dim, c.idm_blocks, c.width)
+    self.action_encoder_net = GaussianPosterior(c.latent_dim, c.action_encoder_blocks, c.width)
+    self.proprio_net = nn.Sequential([layers.ResMLP(c.proprio_blocks, c.width), nn.Dense(c.proprio_dim)])
 
   def idm(self, y, ee, next_y, next_ee):
     """q_φ(z | x_t, x_{t+1}) -> (mean, logvar)."""
@@ -95,17 +116,8 @@ class WorldModel(nn.Module):
     """q_η(z | s_t, a_t) -> (mean, logvar)."""
     return self.action_encoder_net(proprio, action)
 
-  def predict_next(self, y, ee, z):
-    """x_t + f(x_t, z): the predicted next latent state (y, ee)."""
-    dy, dee = self.forward_net(y, ee, z)
-    return y + dy, ee + dee
-
   def predict_next_proprio(self, proprio, z):
     return proprio + self.proprio_net(jnp.concatenate([proprio, z], -1))
-
-  def decode_action(self, z):
-    """p(a | z): no state input, so an action is a function of the latent alone."""
-    return self.action_decoder_net(z)
 
   def __call__(self, image, ee, proprio, action):
     y = self.encode(image)

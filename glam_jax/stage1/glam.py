@@ -20,7 +20,10 @@ import jax
 import jax.numpy as jnp
 
 from glam_jax.models import gaussian, inputs
+from glam_jax.models.losses import masked_mean
+from glam_jax.models.losses import sq_error as _sq
 from glam_jax.models.world_model import WorldModel, WorldModelConfig
+from glam_jax.stage1 import latent_action
 
 ALIGNMENTS = ('asymmetric', 'symmetric')
 ACTION_LOSS_ON = ('action_encoder', 'idm')
@@ -41,25 +44,13 @@ class LossConfig:
       raise ValueError(f'action_loss_on {self.action_loss_on!r}; valid: {", ".join(ACTION_LOSS_ON)}')
 
 
-def masked_mean(x: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
-  """Mean of per-sample values over the samples where `mask` holds (0 when none does)."""
-  mask = mask.astype(x.dtype)
-  return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
-
-
-def _sq(a, b):
-  return jnp.mean((a - b) ** 2, axis=-1)
-
-
 def glam_loss(model: WorldModel, params, batch: dict, rng: jax.Array, image_keys, cfg: LossConfig,
               ee_tilt: bool = True):
   """(total loss, metrics) of one stage-1 batch (the pipeline's stage-1 structure)."""
   run = lambda method, *args: model.apply({'params': params}, *args, method=method)
-  obs, nxt = batch['obs'], batch['next_obs']
   target = batch['is_target']
-  images = jnp.stack([inputs.image_input(obs, image_keys), inputs.image_input(nxt, image_keys)])
-  y, next_y = run(WorldModel.encode, images)
-  ee, next_ee = inputs.ee_state(obs, ee_tilt), inputs.ee_state(nxt, ee_tilt)
+  images, y, next_y, ee, next_ee = latent_action.encode_transitions(
+      lambda im: run(WorldModel.encode, im), batch, image_keys, ee_tilt)
   proprio, next_proprio, action = batch['proprio'], batch['next_proprio'], batch['action']
 
   image_recon = jnp.mean((run(WorldModel.decode, y) - images[0]) ** 2)
@@ -100,13 +91,10 @@ def glam_loss(model: WorldModel, params, batch: dict, rng: jax.Array, image_keys
   return total, metrics
 
 
-class GlamLearner:
-  """What the training loop needs of GLAM: `init(rng, batch) -> params` and `loss(params, batch, rng)`."""
-
-  def __init__(self, model_config: WorldModelConfig, loss_config: LossConfig, image_keys, ee_tilt: bool = True):
-    self.model_config, self.loss_config, self.image_keys = model_config, loss_config, tuple(image_keys)
-    self.ee_tilt = ee_tilt
-    self.model = WorldModel(model_config)
+class GlamLearner(latent_action.ModelLearner):
+  """GLAM as a latent-action learner (`stage1.latent_action`): the IDM's posterior mean encodes, the action
+  decoder (trained on the action encoder's latents) decodes."""
+  model_class = WorldModel
 
   def init(self, rng: jax.Array, batch: dict):
     obs = batch['obs']
@@ -116,10 +104,13 @@ class GlamLearner:
   def loss(self, params, batch: dict, rng: jax.Array):
     return glam_loss(self.model, params, batch, rng, self.image_keys, self.loss_config, self.ee_tilt)
 
-  def idm_mean(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
-    """The IDM's posterior mean of transitions obs -> next_obs (normalised, as the pipeline gives them):
-    what relabelling and latent replay read from a frozen world model."""
-    run = lambda method, *a: self.model.apply({'params': params}, *a, method=method)
-    y, next_y = (run(WorldModel.encode, inputs.image_input(o, self.image_keys)) for o in (obs, next_obs))
-    mean, _ = run(WorldModel.idm, y, inputs.ee_state(obs, self.ee_tilt), next_y, inputs.ee_state(next_obs, self.ee_tilt))
-    return mean
+  def encode(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
+    """The IDM's posterior mean of transitions obs -> next_obs: what relabelling and latent replay read."""
+    _, y, next_y, ee, next_ee = self.transitions(params, {'obs': obs, 'next_obs': next_obs})
+    return self.run(params)(WorldModel.idm, y, ee, next_y, next_ee)[0]
+
+
+def build(config, target) -> GlamLearner:
+  """The learner a world-model config describes; `target` (the target Dataset) gives the dimensions."""
+  model = WorldModelConfig(**latent_action.dataset_dims(config, target), **latent_action.model_fields(config))
+  return GlamLearner(model, LossConfig(**config.loss), config.image_keys, config.get('ee_tilt', True))

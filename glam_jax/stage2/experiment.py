@@ -15,13 +15,14 @@ import jax
 import ml_collections
 import numpy as np
 
-from glam_jax.data import pipeline
+from glam_jax.data import pipeline, sources
 from glam_jax.data.reader import Dataset
 from glam_jax.data.stats import Normalizer
 from glam_jax.models import inputs
+from glam_jax.models.latent_action_models import FramePredictorConfig
 from glam_jax.models.policy import PolicyConfig
 from glam_jax.stage1 import experiment as stage1
-from glam_jax.stage2 import latent_bc, relabel
+from glam_jax.stage2 import latent_bc, lawm, relabel
 from glam_jax.train import loop
 
 SPEC_FILE = 'policy.json'
@@ -32,35 +33,55 @@ def _check_world_model(config, wm_config) -> None:
   if wm_config.task != config.task:
     raise ValueError(f'the world model in {config.world_model_dir} was trained on {wm_config.task!r}, '
                      f'the policy is for {config.task!r}')
+  if wm_config.get('method', config.method) != config.method:
+    raise ValueError(f'the world model in {config.world_model_dir} is a {wm_config.method!r} model; the '
+                     f'{config.method!r} policy needs its own (train one with world_model.py:TASK,{config.method})')
   missing = sorted(set(config.sources) - set(wm_config.sources))
   if missing:
     raise ValueError(f'sources {missing} were not seen by the world model in {config.world_model_dir} '
                      f'(it saw {sorted(wm_config.sources)})')
 
 
+def relabel_sources(config, progress: bool = True) -> tuple[str, int]:
+  """Relabels the policy config's sources with its frozen world model (cached with that model) ->
+  (label directory, latent dimension)."""
+  if not config.world_model_dir:
+    raise ValueError(f'method {config.method} needs --config.world_model_dir (a trained world-model run)')
+  wm, wm_params, wm_config = stage1.load(config.world_model_dir)
+  _check_world_model(config, wm_config)
+  datasets = {name: Dataset(sources.source_path(config, name)) for name in config.sources}
+  norm = Normalizer(datasets[config.target].stats, NORM_KEYS)
+  label_dir = os.path.join(config.world_model_dir, 'labels')
+  relabel.relabel(wm, wm_params, datasets, norm, label_dir, progress,
+                  fingerprint=stage1.fingerprint(config.world_model_dir))
+  return label_dir, wm.latent_dim
+
+
 def prepare(config, workdir: str, progress: bool = True):
   """(learner, train pipeline config, held-out pipeline config); relabels first for latent methods."""
-  if config.method not in ('glam_o', 'glam', 'mip'):
-    raise ValueError(f'unknown method {config.method!r}; valid: glam_o, glam, mip')
-  train, held_out = stage1.pipeline_configs(config, stage=2)
+  label = config.get('label', 'actions' if config.method == 'mip' else 'latents')   # configs before `label`
+  if label not in latent_bc.LABELS:
+    raise ValueError(f'label {label!r}; valid: {", ".join(latent_bc.LABELS)}')
+  train, held_out = sources.pipeline_configs(config, stage=2)
   train, held_out = (dataclasses.replace(p, horizon=config.horizon) for p in (train, held_out))
-  target = Dataset(stage1.source_path(config, config.target))
+  target = Dataset(sources.source_path(config, config.target))
   low = target.meta['lowdim_fields']
   ee_dim = inputs.ee_dim(low['ee_pose']['dim'], low['gripper']['dim'], config.ee_tilt)
   proprio_dim = low['joint_pos']['dim'] + low['gripper']['dim']
   h, w = target.meta['frame_fields'][config.image_keys[0]]['shape'][:2]
-  latent = config.method != 'mip'
-  if latent:
-    if not config.world_model_dir:
-      raise ValueError(f'method {config.method} needs --config.world_model_dir (a trained world-model run)')
-    wm, wm_params, wm_config = stage1.load(config.world_model_dir)
-    _check_world_model(config, wm_config)
-    datasets = {name: Dataset(stage1.source_path(config, name)) for name in config.sources}
-    norm = Normalizer(target.stats, NORM_KEYS)
-    label_dir = os.path.join(config.world_model_dir, 'labels')
-    relabel.relabel(wm, wm_params, datasets, norm, label_dir, progress)
+  extra = {}
+  if label == 'latents':
+    label_dir, latent_dim = relabel_sources(config, progress)
     train, held_out = (dataclasses.replace(p, label_dir=label_dir) for p in (train, held_out))
-    output_dim, action_dim = wm.model_config.latent_dim, low['action']['dim']
+    output_dim, action_dim = latent_dim, low['action']['dim']
+  elif label == 'frames':                 # LAWM pre-training: latents the frame predictor reads
+    n = config.lawm.future_frames
+    train, held_out = (dataclasses.replace(p, future_frames=n) for p in (train, held_out))
+    output_dim, action_dim = config.lawm.latent_dim, 0
+    frame_model = FramePredictorConfig(
+        image_shape=(h, w, inputs.image_channels(config.image_keys)), latent_dim=output_dim,
+        **{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.lawm.model.items()})
+    extra = {'frame_model': dataclasses.asdict(frame_model), 'future_frames': n}
   else:
     output_dim, action_dim = low['action']['dim'], 0
   policy = PolicyConfig(
@@ -69,10 +90,10 @@ def prepare(config, workdir: str, progress: bool = True):
       output_dim=output_dim, action_dim=action_dim,
       **{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.model.items()})
   spec = {'task': config.task, 'method': config.method, 'image_keys': list(config.image_keys),
-          'state_input': config.state_input, 'ee_tilt': config.ee_tilt, 'label': 'latents' if latent else 'actions',
+          'state_input': config.state_input, 'ee_tilt': config.ee_tilt, 'label': label,
           'action_weight': config.action_weight, 'execute_steps': config.execute_steps,
           'action_space': train.action_space, 'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
-          'normalizer': {k: target.stats[k] for k in NORM_KEYS if k in target.stats}}
+          'normalizer': {k: target.stats[k] for k in NORM_KEYS if k in target.stats}, **extra}
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, SPEC_FILE), 'w') as f:
@@ -80,9 +101,13 @@ def prepare(config, workdir: str, progress: bool = True):
   return _learner(spec), train, held_out
 
 
-def _learner(spec: dict) -> latent_bc.PolicyLearner:
-  p = {k: tuple(v) if isinstance(v, list) else v for k, v in spec['policy'].items()}
-  return latent_bc.PolicyLearner(PolicyConfig(**p), spec['image_keys'], spec['state_input'], spec['label'],
+def _learner(spec: dict):
+  tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+  policy = PolicyConfig(**tuples(spec['policy']))
+  if spec['label'] == 'frames':
+    return lawm.LawmPretrainLearner(policy, FramePredictorConfig(**tuples(spec['frame_model'])), spec['image_keys'],
+                                    spec['state_input'], spec['future_frames'], spec.get('ee_tilt', True))
+  return latent_bc.PolicyLearner(policy, spec['image_keys'], spec['state_input'], spec['label'],
                                  spec['action_weight'], spec.get('ee_tilt', True))
 
 

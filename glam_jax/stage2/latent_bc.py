@@ -22,10 +22,12 @@ import jax.numpy as jnp
 
 from glam_jax.data.stats import Normalizer
 from glam_jax.models import inputs
+from glam_jax.models.losses import masked_mean
+from glam_jax.models.losses import sq_error as _sq
 from glam_jax.models.policy import Policy, PolicyConfig
-from glam_jax.stage1.glam import masked_mean
 
 STATE_INPUTS = ('ee', 'ee_proprio')
+LABELS = ('latents', 'actions', 'frames')     # what a policy regresses ('frames': LAWM pre-training)
 
 
 def state_vector(obs: dict, proprio, state_input: str, ee_tilt: bool = True) -> jnp.ndarray:
@@ -58,17 +60,13 @@ def normalize_env_obs(obs: dict, normalizer: Normalizer) -> tuple[dict, jnp.ndar
   return out, proprio
 
 
-def _sq(a, b):
-  return jnp.mean((a - b) ** 2, axis=-1)
-
-
 class PolicyLearner:
   """The training loop's learner for a stage-2 policy: `label='latents'` (GLAM) or `'actions'` (MIP)."""
 
   def __init__(self, config: PolicyConfig, image_keys, state_input: str = 'ee', label: str = 'latents',
                action_weight: float = 1.0, ee_tilt: bool = True):
     if label not in ('latents', 'actions'):
-      raise ValueError(f"label {label!r}; valid: latents, actions")
+      raise ValueError(f'label {label!r}; valid: latents, actions (frames: stage2.lawm)')
     if (label == 'latents') != bool(config.action_dim):
       raise ValueError('a latent policy needs an action decoder (action_dim > 0); the action policy has none')
     self.config, self.image_keys = config, tuple(image_keys)
@@ -110,6 +108,12 @@ class PolicyLearner:
           target_fraction=jnp.mean(batch['is_target'].astype(jnp.float32)))
     metrics['loss'] = total
     return total, metrics
+
+  @property
+  def fresh_on_init(self) -> tuple:
+    """Parameters kept freshly initialised when the policy starts from another run's (`loop.init_from`):
+    the head's output layer, which maps to this policy's own outputs (LAWM: latents there, actions here)."""
+    return (f'head_net/Dense_{self.config.head_layers - 1}',)
 
   def act(self, params, obs: dict, proprio=None) -> jnp.ndarray:
     """Normalised observations (one or a batch) -> the action chunk (..., H, action_dim) in the policy's

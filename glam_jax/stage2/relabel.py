@@ -5,7 +5,7 @@ Labels are standardised per dimension with statistics over all sources' transiti
 regresses unit-scale targets; the policy's own action decoder reads that standardised space, so nothing
 downstream needs the statistics. Labels are stored one row per dataset step, aligned with the dataset's
 steps; an episode's last step has no transition and repeats the label before it (the pipeline never reads
-it). Written to `<dir>/<source>.npy` with `stats.json`; a finished relabelling is reused.
+it). Written to `<dir>/<source>.npy` with `stats.json`; a finished relabelling of the same model is reused.
 """
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int 
   """(num_steps, latent_dim) float32 IDM posterior means of every transition of `ds` (not standardised)."""
   mesh = sharding.make_mesh()
   batch = -(-batch // mesh.size) * mesh.size
-  fn = jax.jit(learner.idm_mean, in_shardings=(sharding.replicated(mesh), sharding.batch_sharding(mesh),
+  fn = jax.jit(learner.encode, in_shardings=(sharding.replicated(mesh), sharding.batch_sharding(mesh),
                                                sharding.batch_sharding(mesh)))
-  out = np.zeros((int(ds.meta['num_steps']), learner.model_config.latent_dim), np.float32)
+  out = np.zeros((int(ds.meta['num_steps']), learner.latent_dim), np.float32)
   pending, rows = [], []           # transitions waiting for a full batch, and their output rows
 
   def flush():
@@ -69,15 +69,18 @@ def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int 
   return out
 
 
-def relabel(learner, params, datasets: dict, normalizer: Normalizer, out_dir: str, progress: bool = True
-            ) -> dict:
-  """Standardised labels {path: (num_steps, d)} for `datasets` {name: Dataset}; cached in `out_dir`."""
+def relabel(learner, params, datasets: dict, normalizer: Normalizer, out_dir: str, progress: bool = True,
+            fingerprint: str = '') -> dict:
+  """Standardised labels {path: (num_steps, d)} for `datasets` {name: Dataset}; cached in `out_dir` and
+  reused only for the same sources and the same model `fingerprint` (`stage1.experiment.fingerprint`:
+  a retrained or reconfigured world model relabels)."""
   stats_path = os.path.join(out_dir, STATS_FILE)
   paths = {name: os.path.join(out_dir, f'{name}.npy') for name in datasets}
+  key = {'sources': {n: ds.path for n, ds in datasets.items()}, 'fingerprint': fingerprint}
   if os.path.exists(stats_path) and all(os.path.exists(p) for p in paths.values()):
     with open(stats_path) as f:
       stats = json.load(f)
-    if stats.get('sources') == {n: ds.path for n, ds in datasets.items()}:
+    if {k: stats.get(k, '') for k in key} == key:
       return {datasets[n].path: np.load(p) for n, p in paths.items()}
   raw = {n: idm_labels(learner, params, ds, normalizer, progress=progress) for n, ds in datasets.items()}
   rows = np.concatenate([np.delete(raw[n], ds.offsets[1:] - 1, 0) for n, ds in datasets.items()])
@@ -90,7 +93,6 @@ def relabel(learner, params, datasets: dict, normalizer: Normalizer, out_dir: st
     np.save(tmp, labels[ds.path])
     os.replace(tmp, paths[n])
   with open(stats_path + '.tmp', 'w') as f:
-    json.dump({'mean': mean.tolist(), 'std': std.tolist(), 'sources': {n: ds.path for n, ds in datasets.items()}},
-              f, indent=1)
+    json.dump({'mean': mean.tolist(), 'std': std.tolist(), **key}, f, indent=1)
   os.replace(stats_path + '.tmp', stats_path)
   return labels

@@ -46,3 +46,20 @@ class Checkpointer:
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def saved_params(directory: str):
+  """The parameters of the latest checkpoint under `directory`, as saved, without knowing the model that
+  saved them (for initialising another model from them: `loop.init_from`). Restored onto one local device."""
+  directory = os.path.abspath(directory)
+  steps = [int(d) for d in os.listdir(directory) if d.isdigit()] if os.path.isdir(directory) else []
+  if not steps:
+    raise FileNotFoundError(f'{directory}: no checkpoint to initialise from')
+  path = os.path.join(directory, str(max(steps)), 'state')
+  checkpointer = ocp.StandardCheckpointer()
+  meta = checkpointer.metadata(path)
+  tree = getattr(meta, 'item_metadata', meta)
+  tree = getattr(tree, 'tree', tree)
+  one = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=one), tree)
+  return checkpointer.restore(path, abstract)['params']

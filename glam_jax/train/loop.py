@@ -9,7 +9,8 @@ the iterator continues where it was saved.
 
 Loop settings read from the config: `seed`, `num_steps`, `batch_size`, `optimizer.{learning_rate,
 warmup_steps, weight_decay, grad_clip}`, `log_every`, `eval_every`, `eval_batches`, `checkpoint_every`,
-`keep_checkpoints`.
+`keep_checkpoints`; optionally `init_from` (another run's workdir: a fresh run starts from its parameters,
+see `init_from`), `init_from_key`, `init_from_exclude` (beside what the learner's `fresh_on_init` names).
 """
 from __future__ import annotations
 
@@ -82,6 +83,12 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   start = ckpt.latest_step() or 0
   if start:
     state, iterator = ckpt.restore(state, iterator, start)
+  elif config.get('init_from'):
+    exclude = tuple(config.get('init_from_exclude', ())) + tuple(getattr(learner, 'fresh_on_init', ()))
+    params, report = init_from(state.params, config.init_from, config.get('init_from_key', ''), exclude)
+    state = jax.jit(lambda p: state_lib.create(p, tx), out_shardings=repl)(jax.device_put(params, repl))
+    if jax.process_index() == 0:
+      print(report, flush=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=1))
@@ -133,6 +140,36 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
     ckpt.close()
     writer.close()
   return {'train': last, 'eval': last_eval, 'step': step, 'state': state}
+
+
+def init_from(params, workdir: str, key: str = '', exclude: tuple = ()) -> tuple:
+  """`params` with every array that the latest checkpoint of the run in `workdir` also has (under its
+  top-level `key`, when given), at the same path and of the same shape, taken from that run; arrays under
+  a path prefix in `exclude` ('a/b') stay freshly initialised. -> (params, a one-line report)."""
+  saved = checkpoint.saved_params(os.path.join(workdir, 'checkpoints'))
+  if key:
+    if key not in saved:
+      raise ValueError(f'{workdir}: the saved parameters have no {key!r} (have {sorted(saved)})')
+    saved = saved[key]
+  flat_saved = {'/'.join(str(getattr(k, 'key', k)) for k in path): v
+                for path, v in jax.tree_util.tree_flatten_with_path(saved)[0]}
+  taken, fresh = 0, []
+
+  def pick(path, x):
+    nonlocal taken
+    name = '/'.join(str(getattr(k, 'key', k)) for k in path)
+    v = flat_saved.get(name)
+    if v is None or v.shape != x.shape or any(name.startswith(e) for e in exclude):
+      fresh.append(name)
+      return x
+    taken += 1
+    return np.asarray(v, x.dtype)
+
+  out = jax.tree_util.tree_map_with_path(pick, params)
+  if not taken:
+    raise ValueError(f'{workdir}: no saved parameter matches this model by path and shape')
+  return out, (f'initialised {taken} of {taken + len(fresh)} parameter arrays from {workdir}'
+               + (f'; fresh: {", ".join(fresh)}' if fresh else ''))
 
 
 def restore_params(workdir: str, learner: Learner, config, example_batch: dict):

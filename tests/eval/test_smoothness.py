@@ -181,3 +181,13 @@ def test_summarize_with_no_valid_episode_reports_nan():
 def test_summarize_rejects_bad_shapes(positions, lengths):
   with pytest.raises(ValueError):
     sm.summarize(positions, lengths, 0.1)
+
+
+def test_sparc_is_undefined_when_one_bin_passes_the_threshold():
+  # 1 kHz sampling, 4 samples: padded to 64 points, bins 15.6 Hz apart, so only DC lies below 10 Hz
+  speed = np.array([0.2, 0.5, 0.5, 0.2])
+  assert math.isnan(sm.sparc(speed, 0.001))
+  positions = np.cumsum(np.stack([np.r_[0.0, speed], np.zeros(5), np.zeros(5)], -1) * 0.001, 0)
+  smooth = _min_jerk_positions(4, 0.004, 0.001)
+  out = sm.summarize(np.stack([positions, smooth]), np.array([5, 5]), 0.001)
+  assert out['valid'] == 0 and out['episodes'] == 2 and math.isnan(out['sparc'])

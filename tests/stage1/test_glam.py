@@ -101,21 +101,7 @@ def test_bad_loss_options():
 
 
 def test_loss_falls_and_tiny_dataset_is_fitted():
-  lrn = helpers.learner()
-  batch = helpers.random_batch(n=8)
-  params = helpers.init(lrn, batch)
-  tx = optax.adam(3e-3)
-  opt = tx.init(params)
-
-  @jax.jit
-  def step(params, opt, i):
-    (loss, m), g = jax.value_and_grad(lrn.loss, has_aux=True)(params, batch, jax.random.fold_in(RNG, i))
-    updates, opt = tx.update(g, opt)
-    return optax.apply_updates(params, updates), opt, m
-
-  _, first = lrn.loss(params, batch, RNG)
-  for i in range(400):
-    params, opt, m = step(params, opt, i)
+  _, first, m = helpers.train(helpers.learner(), helpers.random_batch(n=8), 400)
   assert float(m['loss']) < 0.2 * float(first['loss'])
   # grounded: actions decoded from the action encoder's latent reproduce the labels
   assert float(m['action_recon']) < 0.05 * float(first['action_recon'])

@@ -82,7 +82,7 @@ def test_relabel_gives_standardised_idm_means(runs, tmp_path):
   ep, t = 2, 3
   obs = lambda s: {**{k: umi.frame(ep, s)[k][None] for k in wm.image_keys},
                    **{k: norm.normalize(k, umi.episodes[ep][k][s:s + 1]) for k in ('ee_pose', 'gripper')}}
-  direct = np.asarray(wm.idm_mean(params, obs(t), obs(t + 1)))[0]
+  direct = np.asarray(wm.encode(params, obs(t), obs(t + 1)))[0]
   np.testing.assert_allclose(raw[umi.offsets[ep] + t], direct, rtol=1e-4, atol=1e-5)
   # standardised over every transition of both sources (episode-final rows excluded)
   rows = np.concatenate([np.delete(labels[d.path], d.offsets[1:] - 1, 0) for d in (kin, umi)])
@@ -91,6 +91,19 @@ def test_relabel_gives_standardised_idm_means(runs, tmp_path):
   # cached: a second call reads the files
   again = relabel.relabel(wm, params, {'kinova': kin, 'umi': umi}, norm, str(tmp_path), progress=False)
   np.testing.assert_array_equal(again[umi.path], labels[umi.path])
+
+
+def test_relabel_cache_follows_the_world_model(runs, tmp_path):
+  wm, params, _ = stage1.load(runs['wm'])
+  data = {n: Dataset(os.path.join(runs['data'], 'lift', n)) for n in ('kinova', 'umi')}
+  norm = stage2.normalizer({'normalizer': data['kinova'].stats})
+  label = lambda p, fp: relabel.relabel(wm, p, data, norm, str(tmp_path), progress=False, fingerprint=fp)
+  first = label(params, stage1.fingerprint(runs['wm']))
+  changed = jax.tree.map(lambda x: x * 1.5, params)        # a retrained model: other parameters
+  same_key = label(changed, stage1.fingerprint(runs['wm']))
+  np.testing.assert_array_equal(same_key[data['umi'].path], first[data['umi'].path])
+  new_key = label(changed, stage1.fingerprint(runs['wm']) + '-retrained')
+  assert not np.allclose(new_key[data['umi'].path], first[data['umi'].path])
 
 
 def test_mip_head_two_steps():
@@ -109,7 +122,13 @@ def test_mip_head_two_steps():
   np.testing.assert_allclose(actions, run(Policy.decode, chunk, ctx), atol=1e-6)
 
 
-@pytest.mark.parametrize('method', ['glam_o', 'mip'])
+def test_policy_refuses_another_methods_world_model(runs, tmp_path):
+  c = _policy_config(runs, 'glam_o', num_steps=2)       # the fixture's world model is a `glam` run
+  with pytest.raises(ValueError, match="is a 'glam' model"):
+    stage2.prepare(c, str(tmp_path / 'p'), progress=False)
+
+
+@pytest.mark.parametrize('method', ['glam', 'mip'])
 def test_policy_trains_restores_and_acts(runs, method):
   workdir = str(runs['root'] / method)
   c = _policy_config(runs, method, num_steps=60)
@@ -119,13 +138,57 @@ def test_policy_trains_restores_and_acts(runs, method):
             if 'train/loss' in r]
   assert losses[-1] < 0.5 * losses[0], losses
   assert np.isfinite(out['eval']['loss'])
-  if method == 'glam_o':
+  if method == 'glam':
     assert os.path.exists(os.path.join(runs['wm'], 'labels', 'umi.npy'))
     assert 0 < out['train']['target_fraction'] < 1
 
   learner, params, spec, _ = stage2.load(workdir)
-  assert spec['label'] == ('latents' if method == 'glam_o' else 'actions')
+  assert spec['label'] == ('latents' if method == 'glam' else 'actions')
   batch = jax.tree.map(jnp.asarray, stage2.example_batch(spec, batch=2))
   chunk = learner.act(params, batch['obs'], batch['proprio'])
   assert chunk.shape == (2, c.horizon, 8)
   assert bool(jnp.all(jnp.isfinite(chunk)))
+
+
+def test_lawm_pretrains_on_frames_and_finetunes_from_its_policy(runs):
+  pre_dir = str(runs['root'] / 'lawm_pretrain')
+  c = _policy_config(runs, 'lawm,pretrain', num_steps=60)
+  assert c.label == 'frames' and set(c.sources) == {'kinova', 'umi'}
+  learner, train, held_out = stage2.prepare(c, pre_dir, progress=False)
+  assert train.future_frames == c.lawm.future_frames == 2
+  # the frame loss trains the policy itself: its gradient reaches the view encoders and the head
+  from glam_jax.data import pipeline
+  ds, _ = pipeline.make_dataset(train)
+  batch = ds[0]
+  params = learner.init(jax.random.PRNGKey(0), batch)
+  g = jax.grad(lambda p: learner.loss(p, batch, None)[1]['future_frames'])(params)
+  for part in ('view_0', 'head_net'):
+    assert float(optax_norm(g['policy'][part])) > 1e-7, part
+  loop.train(c, learner, train, pre_dir, held_out, progress=False)
+  losses = [r['train/future_frames'] for r in metrics.read_jsonl(os.path.join(pre_dir, 'metrics.jsonl'))
+            if 'train/future_frames' in r]
+  assert losses[-1] < 0.7 * losses[0], losses
+
+  fine = _policy_config(runs, 'lawm', num_steps=2)
+  assert fine.label == 'actions' and set(fine.sources) == {'kinova'} and fine.init_from_key == 'policy'
+  fine.init_from = pre_dir
+  learner, train, _ = stage2.prepare(fine, str(runs['root'] / 'lawm'), progress=False)
+  ds, _ = pipeline.make_dataset(train)
+  fresh = learner.init(jax.random.PRNGKey(1), ds[0])
+  started, report = loop.init_from(fresh, pre_dir, 'policy', learner.fresh_on_init)
+  saved = loop.checkpoint.saved_params(os.path.join(pre_dir, 'checkpoints'))['policy']
+  out_layer = learner.fresh_on_init[0].split('/')
+  for path, leaf in jax.tree_util.tree_flatten_with_path(started)[0]:
+    names = [p.key for p in path]
+    expected = fresh if names[:2] == out_layer else saved
+    for n in names:
+      expected = expected[n]
+    np.testing.assert_array_equal(np.asarray(leaf), np.asarray(expected), err_msg='/'.join(names))
+  assert 'initialised' in report and learner.fresh_on_init[0] in report
+  out = loop.train(fine, learner, train, str(runs['root'] / 'lawm'), progress=False)
+  assert out['step'] == 2
+
+
+def optax_norm(tree):
+  import optax
+  return optax.global_norm(tree)

@@ -1,48 +1,89 @@
-"""The main job end to end at smoke size: every stage runs, the report files are written with consistent
-numbers, and a rerun skips the finished stages."""
+"""The main job end to end at smoke size: every stage runs, each latent method trains its own world model
+(named by its config's hash) and is replayed, the report covers every method and every pair, a rerun with
+unchanged config skips every stage, and one with changed settings redoes exactly the stages they feed (with
+`gifs=0`, no GIFs and no crash). CI runs one method of each kind (GLAM-O, CLAM-O, LAPA-O, LAWM, MIP); the
+slow test runs every method of the registry."""
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
+from glam_jax import methods
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ALL = tuple(methods.METHODS)
+ONE_OF_EACH = ('glam_o', 'clam_o', 'lapa_o', 'lawm', 'mip')
 
 
-def _run(workdir):
-  return subprocess.run([sys.executable, 'tools/run_pipeline.py',
-                         '--config=experiments/configs/pipeline.py:lift,smoke', f'--workdir={workdir}'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=900)
+def _run(workdir, chosen, *overrides):
+  return subprocess.run([sys.executable, 'tools/run_pipeline.py', '--config=experiments/configs/pipeline.py:lift,smoke',
+                         f'--workdir={workdir}', f'--config.methods={",".join(chosen)}', *overrides],
+                        cwd=ROOT, capture_output=True, text=True, timeout=2400)
 
 
-def test_smoke_pipeline_runs_end_to_end_and_resumes(tmp_path):
+@pytest.mark.parametrize('chosen', [ONE_OF_EACH, pytest.param(ALL, marks=pytest.mark.slow)],
+                         ids=['one_of_each', 'every_method'])
+def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
   workdir = str(tmp_path / 'run')
-  first = _run(workdir)
+  sources = ('umi', 'kinova') if chosen == ALL else ('umi',)
+  replay = f'--config.replay_sources={",".join(sources)}'
+  first = _run(workdir, chosen, replay)
   assert first.returncode == 0, first.stderr[-4000:]
   with open(os.path.join(workdir, 'results.json')) as f:
     results = json.load(f)
-  assert set(results['methods']) == {'glam_o', 'mip'}
-  for m in results['methods'].values():
+  assert list(results['methods']) == list(chosen)
+  for name, m in results['methods'].items():
     s = m['success']
     assert s['trials'] == 4 and 0 <= s['successes'] <= 4
     assert s['wilson_low'] <= s['rate'] <= s['wilson_high']
     assert set(m['smoothness']) >= {'ldlj', 'sparc', 'fft', 'valid'}
-  (comp,) = results['comparisons']
-  assert (comp['a'], comp['b']) == ('glam_o', 'mip')
-  assert comp['newcombe_two_sided'][0] <= comp['newcombe_two_sided'][1]
-  assert set(results['timings']) >= {'data', 'world_model', 'relabel', 'train_glam_o_seed0', 'train_mip_seed0',
-                                     'evaluate_glam_o_seed0', 'evaluate_mip_seed0'}
+    if methods.get(name).learner:
+      assert set(m['replay']) == {f'{s}->kinova' for s in sources}
+      assert all(r['trials'] == 2 for r in m['replay'].values())
+    else:
+      assert 'replay' not in m
+  pairs = {(c['a'], c['b']) for c in results['comparisons']}
+  assert len(pairs) == len(chosen) * (len(chosen) - 1) // 2 and ('glam_o', 'mip') in pairs
+  # one world model per latent method, named by method and config hash; its labels beside it
+  wms = results['world_models']
+  latent = [m for m in chosen if methods.get(m).learner]
+  assert set(wms) == set(latent) and len(set(wms.values())) == len(wms)
+  for name, d in wms.items():
+    assert os.path.basename(d).startswith(f'{name}-')
+    assert sorted(os.listdir(os.path.join(workdir, d, 'labels'))) == ['kinova.npy', 'stats.json', 'umi.npy']
+    with open(os.path.join(workdir, d, 'config.json')) as f:
+      assert json.load(f)['method'] == name
   report = open(os.path.join(workdir, 'report.md')).read()
-  assert 'glam_o' in report and 'mip' in report and 'Wilson' in report
+  assert all(f'| {m} |' in report for m in chosen) and 'Wilson' in report and 'Latent replay' in report
+  if 'lawm' in chosen:
+    assert any(d.startswith('lawm-') for d in os.listdir(os.path.join(workdir, 'pretrained')))
   assert Image.open(os.path.join(workdir, 'success.png')).size == (640, 420)
-  for m in ('glam_o', 'mip'):
-    gif = Image.open(os.path.join(workdir, f'rollouts_{m}.gif'))
-    assert gif.n_frames > 10
-  labels = os.path.join(workdir, 'world_model', 'labels')
-  assert sorted(os.listdir(labels)) == ['kinova.npy', 'stats.json', 'umi.npy']
+  for m in chosen:
+    assert Image.open(os.path.join(workdir, f'rollouts_{m}.gif')).n_frames > 10
 
-  again = _run(workdir)
+  again = _run(workdir, chosen, replay)
   assert again.returncode == 0, again.stderr[-4000:]
-  assert again.stdout.count('skipped') >= 7              # every stage but the report
-  assert 'evaluate lift' not in again.stderr             # no evaluation ran again
+  assert 'redoing' not in again.stdout
+  pretrained = sum(methods.get(m).pretrain for m in chosen)
+  assert again.stdout.count('skipped') == 1 + 3 * len(latent) + pretrained + 2 * len(chosen)
+
+  for m in chosen:
+    os.remove(os.path.join(workdir, f'rollouts_{m}.gif'))
+  changed = _run(workdir, chosen, replay, '--config.trials=2', '--config.gifs=0')
+  assert changed.returncode == 0, changed.stderr[-4000:]
+  assert changed.stdout.count('its config changed since the last run, redoing') == len(chosen)   # evaluations
+  with open(os.path.join(workdir, 'results.json')) as f:
+    assert all(m['success']['trials'] == 2 for m in json.load(f)['methods'].values())
+  assert not any(n.endswith('.gif') for n in os.listdir(workdir))
+
+
+def test_unknown_method_lists_the_valid_ones(tmp_path):
+  out = subprocess.run([sys.executable, 'tools/run_pipeline.py', '--config=experiments/configs/pipeline.py:lift,smoke',
+                        f'--workdir={tmp_path}', '--config.methods=glam_o,lapa_x'],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0
+  assert "unknown method 'lapa_x'; valid methods: " + ', '.join(ALL) in out.stderr
+  assert not os.path.exists(os.path.join(tmp_path, 'stages.json'))

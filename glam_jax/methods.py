@@ -1,0 +1,90 @@
+"""The methods of the paper's comparison, one registry entry each (DESIGN.md §2, "Baselines and ablations").
+
+A method says what it trains and on which sources, nothing else; the configs (experiments/configs/
+world_model.py, policy.py) and the main job (tools/run_pipeline.py) read it here instead of testing names:
+- `learner`: its stage-1 latent-action learner (a key of `glam_jax.stage1.experiment.LEARNERS`), or None
+  for a method without a world model;
+- `world_model_input`: what that learner's image encoder sees, both views' `rgb` or object `mask`s;
+- `world_model_overrides`: fields of the world-model config it changes (the ablations' switches);
+- `policy_label`: what its policy regresses, `latents` (the frozen learner's labels of every source, then
+  decoded to actions) or `actions` (target demonstrations only);
+- `world_model_sources` / `policy_sources`: `all` the recipe's sources, or `target` alone;
+- `pretrain`: the policy is first pre-trained without labels on every source (the policy config's
+  `pretrain` option) and fine-tuned from those parameters (LAWM).
+
+A new latent-action method is one learner file in stage1/ plus one entry here.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+STAGES = ('world_model', 'relabel', 'pretrain', 'policy', 'evaluate')
+SOURCE_SETS = ('all', 'target')
+INPUTS = ('rgb', 'mask')
+LABELS = ('latents', 'actions')
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  name: str
+  summary: str
+  learner: str | None = None
+  world_model_input: str = 'rgb'
+  world_model_overrides: tuple = ()        # ((dotted config key, value), ...)
+  world_model_sources: str = 'all'
+  policy_label: str = 'latents'
+  policy_sources: str = 'all'
+  pretrain: bool = False
+
+  def __post_init__(self):
+    if self.world_model_input not in INPUTS:
+      raise ValueError(f'{self.name}: world_model_input {self.world_model_input!r}; valid: {", ".join(INPUTS)}')
+    if self.policy_label not in LABELS:
+      raise ValueError(f'{self.name}: policy_label {self.policy_label!r}; valid: {", ".join(LABELS)}')
+    for s in (self.world_model_sources, self.policy_sources):
+      if s not in SOURCE_SETS:
+        raise ValueError(f'{self.name}: source set {s!r}; valid: {", ".join(SOURCE_SETS)}')
+    if (self.learner is None) != (self.policy_label == 'actions'):
+      raise ValueError(f'{self.name}: a latent policy needs a learner, an action policy has none')
+    if self.pretrain and self.learner:
+      raise ValueError(f'{self.name}: pre-training replaces the world model; a method has one or the other')
+
+  @property
+  def stages(self) -> tuple:
+    """The pipeline stages this method runs, in order."""
+    skip = {'pretrain'} if self.learner else {'world_model', 'relabel'} | (set() if self.pretrain else {'pretrain'})
+    return tuple(s for s in STAGES if s not in skip)
+
+
+_ALL = (
+    Method('glam_o', 'GLAM-O: the GLAM world model on object masks; latent-chunk policy on every source',
+           learner='glam', world_model_input='mask'),
+    Method('glam', 'GLAM: the GLAM world model on RGB; latent-chunk policy on every source', learner='glam'),
+    Method('glam_o_symmetric', 'ablation of GLAM-O: symmetric alignment (no stop-gradient on the action '
+           'encoder)', learner='glam', world_model_input='mask',
+           world_model_overrides=(('loss.alignment', 'symmetric'),)),
+    Method('glam_o_action_on_idm', 'ablation of GLAM-O: the action decoder reads the IDM posterior',
+           learner='glam', world_model_input='mask', world_model_overrides=(('loss.action_loss_on', 'idm'),)),
+    Method('clam', 'CLAM: continuous latent actions, action decoder trained jointly on the IDM latent',
+           learner='clam'),
+    Method('clam_o', 'CLAM-O: CLAM on object masks', learner='clam', world_model_input='mask'),
+    Method('lapa', 'LAPA: discrete latent actions (NSVQ, codebook 8, 4 tokens) from next-frame '
+           'reconstruction', learner='lapa'),
+    Method('lapa_o', 'LAPA-O: LAPA on object masks', learner='lapa', world_model_input='mask'),
+    Method('lawm', 'LAWM: the policy emits latent chunks that a world model turns into future frames '
+           '(pre-trained on every source), then fine-tuned on target actions', policy_label='actions',
+           policy_sources='target', pretrain=True),
+    Method('mip', 'MIP: the same policy network on the target demonstrations, regressing actions',
+           policy_label='actions', policy_sources='target'),
+)
+METHODS = {m.name: m for m in _ALL}
+
+
+def get(name: str) -> Method:
+  if name not in METHODS:
+    raise ValueError(f'unknown method {name!r}; valid methods: {", ".join(METHODS)}')
+  return METHODS[name]
+
+
+def with_world_model() -> tuple:
+  return tuple(n for n, m in METHODS.items() if m.learner)

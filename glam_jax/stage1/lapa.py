@@ -1,0 +1,88 @@
+"""LAPA (Ye et al. 2024, "Latent Action Pretraining from Videos") as a latent-action learner, on GLAM's
+networks.
+
+LAPA's latent action model: an IDM reads (x_t, x_t+1) and emits `num_tokens` (4) continuous vectors, each
+quantised against one shared codebook of `codebook_size` (8) entries by NSVQ (noise-substitution VQ, Vali
+& Bäckström 2022: in training the quantised token is z + ‖z − e‖·v/‖v‖ with v Gaussian noise, so no
+straight-through estimator and no commitment loss are needed); a decoder reconstructs the next frame from
+the current one and the quantised tokens. Here the "decoder" is the shared forward model f(x_t, tokens)
+followed by the image decoder, compared with o_t+1 in pixels (and with the next end-effector state).
+
+  L = image_recon + next_frame + ee_forward + r·revival + w·‖probe(sg(e)) − a‖² (target)
+
+- revival: NSVQ replaces codebook entries unused during training with used ones; inside one pure jitted
+  step that has no memory of past usage, so each entry is instead pulled toward its nearest token of the
+  batch (stop-gradient on the tokens, weight r): a code that wins no token still moves to where tokens are
+  and starts winning, while a used code is already close and barely moves.
+- probe: LAPA's latents never see actions; the action probe maps the hard-quantised tokens to target
+  actions through a stop-gradient (it is what latent replay decodes with, and trains nothing else).
+
+The latent a policy regresses (`encode`) is the 4 hard-quantised embeddings side by side (LAPA's policy
+predicts the tokens, then learns an action head; here the stack's MIP policy regresses their embeddings on
+every source and decodes actions on the target, as for every latent method).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from glam_jax.models.latent_action_models import LapaConfig, LapaModel, nearest_code, nsvq
+from glam_jax.models.losses import masked_mean
+from glam_jax.models.losses import sq_error as _sq
+from glam_jax.stage1 import latent_action
+
+
+@dataclasses.dataclass(frozen=True)
+class LapaLossConfig:
+  probe_weight: float = 1.0         # w
+  revival_weight: float = 0.1       # r
+
+
+def _flat(tokens):
+  return tokens.reshape(tokens.shape[:-2] + (-1,))
+
+
+class LapaLearner(latent_action.ModelLearner):
+  model_class = LapaModel
+
+  def _tokens(self, params, batch):
+    images, y, next_y, ee, next_ee = self.transitions(params, batch)
+    return images, y, ee, next_ee, self.run(params)(LapaModel.idm, y, ee, next_y, next_ee)
+
+  def loss(self, params, batch: dict, rng: jax.Array):
+    run, cfg = self.run(params), self.loss_config
+    codebook = params['codebook']
+    images, y, ee, next_ee, tokens = self._tokens(params, batch)
+    quantised, idx = nsvq(tokens, codebook, rng)
+    pred_y, pred_ee = run(LapaModel.predict_next, y, ee, quantised)
+    image_recon = jnp.mean((run(LapaModel.decode, y) - images[0]) ** 2)
+    next_frame = jnp.mean((run(LapaModel.decode, pred_y) - images[1]) ** 2)
+    ee_forward = jnp.mean(_sq(pred_ee, next_ee))
+    flat_tokens = jax.lax.stop_gradient(tokens.reshape(-1, tokens.shape[-1]))
+    revival = jnp.mean(jnp.min(jnp.sum((flat_tokens[:, None] - codebook) ** 2, -1), 0))
+    hard = jax.lax.stop_gradient(_flat(codebook[idx]))
+    target = batch['is_target']
+    probe = masked_mean(_sq(run(LapaModel.decode_action, hard), batch['action']), target)
+    total = image_recon + next_frame + ee_forward + cfg.revival_weight * revival + cfg.probe_weight * probe
+    usage = jnp.mean(jax.nn.one_hot(idx, codebook.shape[0]).reshape(-1, codebook.shape[0]), 0)
+    perplexity = jnp.exp(-jnp.sum(usage * jnp.log(usage + 1e-10)))
+    quant_error = jnp.mean(jnp.sum((tokens - codebook[idx]) ** 2, -1))
+    return total, dict(loss=total, image_recon=image_recon, next_frame=next_frame, ee_forward=ee_forward,
+                       revival=revival, action_probe=probe, code_perplexity=perplexity,
+                       codes_used=jnp.sum(usage > 0).astype(jnp.float32), quantisation_error=quant_error,
+                       target_fraction=jnp.mean(target.astype(jnp.float32)))
+
+  def codes(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
+    """(..., num_tokens) codebook indices of transitions obs -> next_obs."""
+    *_, tokens = self._tokens(params, {'obs': obs, 'next_obs': next_obs})
+    return nearest_code(tokens, params['codebook'])
+
+  def encode(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
+    return _flat(params['codebook'][self.codes(params, obs, next_obs)])
+
+
+def build(config, target) -> LapaLearner:
+  model = LapaConfig(**latent_action.dataset_dims(config, target), **latent_action.model_fields(config))
+  return LapaLearner(model, LapaLossConfig(**config.loss), config.image_keys, config.get('ee_tilt', True))

@@ -1,0 +1,90 @@
+"""What every stage-1 latent-action learner offers the rest of the stack (GLAM, CLAM, LAPA, ...).
+
+The training loop needs `init` and `loss`; relabelling and cross-source latent replay need `encode` (a
+transition o_t -> o_t+1 of any source to its latent action, e.g. the IDM's posterior mean) and
+`decode_action` (a latent to a target action, trained on target data). `latent_dim` sizes the policy's
+chunk; `image_keys` are the dataset frames the learner reads. Nothing downstream reaches into a learner's
+own networks.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import jax
+import jax.numpy as jnp
+
+from glam_jax.models import inputs
+
+
+class LatentActionLearner(Protocol):
+  image_keys: tuple
+  latent_dim: int
+
+  def init(self, rng: jax.Array, batch: dict): ...
+
+  def loss(self, params, batch: dict, rng: jax.Array) -> tuple[jax.Array, dict]: ...
+
+  def encode(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
+    """Latent actions (..., latent_dim) of transitions obs -> next_obs (normalised, as the pipeline gives
+    them); deterministic."""
+
+  def decode_action(self, params, z: jnp.ndarray) -> jnp.ndarray:
+    """Target actions (..., action_dim) in the learner's action space."""
+
+
+def dataset_dims(config, target) -> dict:
+  """What a learner's networks are sized by, read from the target dataset (a `data.reader.Dataset`):
+  image_shape (the config's image keys stacked), ee_dim, proprio_dim, action_dim."""
+  frames, low = target.meta['frame_fields'], target.meta['lowdim_fields']
+  for k in config.image_keys:
+    if k not in frames:
+      raise ValueError(f'{target.path}: image key {k!r} is not stored (has {sorted(frames)})')
+  h, w = frames[config.image_keys[0]]['shape'][:2]
+  return dict(image_shape=(h, w, inputs.image_channels(config.image_keys)),
+              ee_dim=inputs.ee_dim(low['ee_pose']['dim'], low['gripper']['dim'], config.get('ee_tilt', True)),
+              proprio_dim=low['joint_pos']['dim'] + low['gripper']['dim'], action_dim=low['action']['dim'])
+
+
+def model_fields(config) -> dict:
+  """The config's `model` block as constructor arguments (lists back to tuples)."""
+  return {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.model.items()}
+
+
+def encode_transitions(encode, batch: dict, image_keys, ee_tilt: bool):
+  """(images (2, ...), y, next_y, ee, next_ee) of a batch's obs -> next_obs: both frames' images go
+  through `encode` (a learner's image encoder) in one call."""
+  images = jnp.stack([inputs.image_input(batch['obs'], image_keys), inputs.image_input(batch['next_obs'], image_keys)])
+  y, next_y = encode(images)
+  return images, y, next_y, inputs.ee_state(batch['obs'], ee_tilt), inputs.ee_state(batch['next_obs'], ee_tilt)
+
+
+class ModelLearner:
+  """Plumbing of a learner built on one Flax model with the `SharedParts` interface: its config, apply,
+  init from a batch's images and end-effector state, and `decode_action`. Subclasses set `model_class` and
+  write their `loss` and `encode`."""
+  model_class: type
+
+  def __init__(self, model_config, loss_config, image_keys, ee_tilt: bool = True):
+    self.model_config, self.loss_config, self.image_keys = model_config, loss_config, tuple(image_keys)
+    self.ee_tilt = ee_tilt
+    self.model = self.model_class(model_config)
+
+  @property
+  def latent_dim(self) -> int:
+    return self.model_config.latent_dim
+
+  def run(self, params):
+    """fn(method, *args): the model's `method` applied with `params`."""
+    return lambda method, *a: self.model.apply({'params': params}, *a, method=method)
+
+  def init(self, rng: jax.Array, batch: dict):
+    obs = batch['obs']
+    return self.model.init(rng, inputs.image_input(obs, self.image_keys), inputs.ee_state(obs, self.ee_tilt))['params']
+
+  def transitions(self, params, batch: dict):
+    """`encode_transitions` with this model's image encoder."""
+    return encode_transitions(lambda im: self.run(params)(self.model_class.encode, im), batch, self.image_keys,
+                              self.ee_tilt)
+
+  def decode_action(self, params, z: jnp.ndarray) -> jnp.ndarray:
+    return self.run(params)(self.model_class.decode_action, z)
