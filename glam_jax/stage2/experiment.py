@@ -59,7 +59,7 @@ def relabel_sources(config, progress: bool = True) -> tuple[str, int]:
 
 def prepare(config, workdir: str, progress: bool = True):
   """(learner, train pipeline config, held-out pipeline config); relabels first for latent methods."""
-  label = config.get('label', 'actions' if config.method == 'mip' else 'latents')   # configs before `label`
+  label = config.label                    # what the method's policy regresses (experiments/configs/policy.py)
   if label not in latent_bc.LABELS:
     raise ValueError(f'label {label!r}; valid: {", ".join(latent_bc.LABELS)}')
   train, held_out = sources.pipeline_configs(config, stage=2)
