@@ -140,11 +140,12 @@ def main(argv):
     wc.data_dir = data_dir
     return wc
 
+  data_key = config_hash(recipe())   # in every run directory's name: new data never meets an old run
   world_models = {}       # method -> (config, directory)
   for m in chosen:
     if m.learner:
       wc = world_model_config(m)
-      world_models[m.name] = (wc, os.path.join(workdir, 'world_models', f'{m.name}-{config_hash(wc)}'))
+      world_models[m.name] = (wc, os.path.join(workdir, 'world_models', f'{m.name}-{config_hash(wc, data_key)}'))
 
   def policy_config(method, seed, *options):
     pc = configs.load('policy', ','.join(p for p in (c.task, method.name, c.policy_arg, *options) if p))
@@ -159,17 +160,16 @@ def main(argv):
   for m in chosen:
     if m.pretrain:
       prc = policy_config(m, 0, 'pretrain')
-      pretrained[m.name] = (prc, os.path.join(workdir, 'pretrained', f'{m.name}-{config_hash(prc)}'))
+      pretrained[m.name] = (prc, os.path.join(workdir, 'pretrained', f'{m.name}-{config_hash(prc, data_key)}'))
 
   runs = []               # (method, seed, policy config, directory)
   for m in chosen:
     for s in c.seeds:
       pc = policy_config(m, s)
-      runs.append((m.name, s, pc, os.path.join(workdir, 'policies', f'{m.name}-seed{s}-{config_hash(pc)}')))
+      runs.append((m.name, s, pc, os.path.join(workdir, 'policies', f'{m.name}-seed{s}-{config_hash(pc, data_key)}')))
   replay = c.replay_episodes > 0
   total = 2 + (3 if replay else 2) * len(world_models) + len(pretrained) + 2 * len(runs)
   step = iter(range(1, total + 1))
-  data_key = config_hash(recipe())
 
   def train_world_model(wc, wm_dir):
     learner, train, held_out = stage1.build(wc)
