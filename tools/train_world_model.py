@@ -1,7 +1,9 @@
-"""Trains the GLAM world model (stage 1), or one of its ablations, with the shared training loop.
+"""Trains a method's latent-action world model (stage 1) with the shared training loop: GLAM, GLAM-O, the
+ablations, CLAM(-O) or LAPA(-O) (glam_jax/methods.py).
 
   python tools/train_world_model.py --config=experiments/configs/world_model.py:lift,glam_o --workdir=runs/wm \
       [--config.data_dir=data --config.num_steps=20000 --config.batch_size=256 ...]
+  python tools/train_world_model.py --config=experiments/configs/world_model.py:lift,clam_o,cpu --workdir=runs/clam
 
 Expects the task's datasets under `<data_dir>/<task>/<source>/` (tools/generate_demos.py --recipe).
 Writes `config.json`, `metrics.jsonl`, TensorBoard events and Orbax checkpoints into the workdir; rerunning
