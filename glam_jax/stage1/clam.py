@@ -59,10 +59,6 @@ class ClamLearner(latent_action.ModelLearner):
                        idm_std=jnp.mean(jnp.exp(0.5 * logvar)),
                        target_fraction=jnp.mean(target.astype(jnp.float32)))
 
-  def encode(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
-    _, y, next_y, ee, next_ee = self.transitions(params, {'obs': obs, 'next_obs': next_obs})
-    return self.run(params)(ClamModel.idm, y, ee, next_y, next_ee)[0]
-
 
 def build(config, target) -> ClamLearner:
   model = ClamConfig(**latent_action.dataset_dims(config, target), **latent_action.model_fields(config))

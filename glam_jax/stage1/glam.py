@@ -104,11 +104,6 @@ class GlamLearner(latent_action.ModelLearner):
   def loss(self, params, batch: dict, rng: jax.Array):
     return glam_loss(self.model, params, batch, rng, self.image_keys, self.loss_config, self.ee_tilt)
 
-  def encode(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
-    """The IDM's posterior mean of transitions obs -> next_obs: what relabelling and latent replay read."""
-    _, y, next_y, ee, next_ee = self.transitions(params, {'obs': obs, 'next_obs': next_obs})
-    return self.run(params)(WorldModel.idm, y, ee, next_y, next_ee)[0]
-
 
 def build(config, target) -> GlamLearner:
   """The learner a world-model config describes; `target` (the target Dataset) gives the dimensions."""

@@ -61,7 +61,7 @@ def encode_transitions(encode, batch: dict, image_keys, ee_tilt: bool):
 class ModelLearner:
   """Plumbing of a learner built on one Flax model with the `SharedParts` interface: its config, apply,
   init from a batch's images and end-effector state, and `decode_action`. Subclasses set `model_class` and
-  write their `loss` and `encode`."""
+  write their `loss` (and `encode` when the latent is not the IDM's mean)."""
   model_class: type
 
   def __init__(self, model_config, loss_config, image_keys, ee_tilt: bool = True):
@@ -85,6 +85,11 @@ class ModelLearner:
     """`encode_transitions` with this model's image encoder."""
     return encode_transitions(lambda im: self.run(params)(self.model_class.encode, im), batch, self.image_keys,
                               self.ee_tilt)
+
+  def encode(self, params, obs: dict, next_obs: dict) -> jnp.ndarray:
+    """The IDM's output for obs -> next_obs; a Gaussian IDM's mean (learners with another latent override)."""
+    _, y, next_y, ee, next_ee = self.transitions(params, {'obs': obs, 'next_obs': next_obs})
+    return self.run(params)(self.model_class.idm, y, ee, next_y, next_ee)[0]
 
   def decode_action(self, params, z: jnp.ndarray) -> jnp.ndarray:
     return self.run(params)(self.model_class.decode_action, z)
