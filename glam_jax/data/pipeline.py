@@ -29,6 +29,7 @@ import jax
 import numpy as np
 from absl import flags
 
+from glam_jax import parent_watch
 from glam_jax.data import action_space
 from glam_jax.data.reader import Dataset
 from glam_jax.data.schema import DatasetError
@@ -234,12 +235,14 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
 
 
 def make_iterator(dataset: grain.MapDataset, config: PipelineConfig):
-  """A checkpointable iterator (`get_state`/`set_state`), with `config.num_workers` prefetch processes."""
+  """A checkpointable iterator (`get_state`/`set_state`), with `config.num_workers` prefetch processes that
+  end by themselves when this process dies (`parent_watch`)."""
   it = dataset.to_iter_dataset(grain.ReadOptions(num_threads=max(1, config.prefetch),
                                                  prefetch_buffer_size=config.prefetch))
   if config.num_workers > 0:
     if not flags.FLAGS.is_parsed():      # Grain workers read absl flags; libraries and tests run without app.run
       flags.FLAGS.mark_as_parsed()
     it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=config.num_workers,
-                                                     per_worker_buffer_size=config.prefetch))
+                                                     per_worker_buffer_size=config.prefetch),
+                        worker_init_fn=parent_watch.grain_worker_init(os.getpid()))
   return iter(it)
