@@ -72,13 +72,15 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
 
   for m in chosen:
     os.remove(os.path.join(workdir, f'rollouts_{m}.gif'))
-  changed = _run(workdir, chosen, replay, '--config.eval_seed=1001', '--config.gifs=0')
+  # 2 trials on the 2 CPU devices: one episode each is padded to two (one each grew XLA's program past 7 GB)
+  changed = _run(workdir, chosen, replay, '--config.eval_seed=1001', '--config.gifs=0', '--config.trials=2')
   assert changed.returncode == 0, changed.stderr[-4000:]
   assert changed.stdout.count('its config changed since the last run, redoing') == len(chosen)   # evaluations
   for m in chosen:
     d = next(p for p in os.listdir(os.path.join(workdir, 'policies')) if p.startswith(f'{m}-seed0-'))
     with open(os.path.join(workdir, 'policies', d, 'eval', 'results.json')) as f:
-      assert json.load(f)['seed'] == 1001
+      evaluated = json.load(f)
+    assert evaluated['seed'] == 1001 and evaluated['trials'] == 2
   assert not any(n.endswith('.gif') for n in os.listdir(workdir))
 
 
