@@ -18,3 +18,14 @@ def cached_env(task: str, embodiment: str = 'kinova', **overrides):
 @pytest.fixture
 def get_env():
   return cached_env
+
+
+# The longest tests start first, so that two xdist workers finish together instead of one waiting on a
+# long test that started last.
+_LONGEST_FIRST = ('tests/tools/test_run_pipeline.py', 'tests/sim/test_env.py', 'tests/demos/test_demos.py')
+
+
+def pytest_collection_modifyitems(config, items):
+  rank = lambda item: next((i for i, f in enumerate(_LONGEST_FIRST) if item.nodeid.startswith(f)),
+                           len(_LONGEST_FIRST))
+  items.sort(key=rank)        # stable: the order within a file is kept

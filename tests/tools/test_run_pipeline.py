@@ -1,8 +1,9 @@
 """The main job end to end at smoke size: every stage runs, each latent method trains its own world model
 (named by its config's hash) and is replayed, the report covers every method and every pair, a rerun with
 unchanged config skips every stage, and one with changed settings redoes exactly the stages they feed (with
-`gifs=0`, no GIFs and no crash). CI runs one method of each kind (GLAM-O, CLAM-O, LAPA-O, LAWM, MIP); the
-slow test runs every method of the registry."""
+`gifs=0`, no GIFs and no crash). CI runs GLAM-O, LAWM (the only method with a pre-training stage) and MIP;
+the slow test runs every method of the registry (each extra latent method costs its own evaluation and
+replay compiles, about 3 minutes cold on the 2-core CPU)."""
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from glam_jax import methods
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALL = tuple(methods.METHODS)
-ONE_OF_EACH = ('glam_o', 'clam_o', 'lapa_o', 'lawm', 'mip')
+CI = ('glam_o', 'lawm', 'mip')
 
 
 def _run(workdir, chosen, *overrides):
@@ -24,8 +25,7 @@ def _run(workdir, chosen, *overrides):
                         cwd=ROOT, capture_output=True, text=True, timeout=2400)
 
 
-@pytest.mark.parametrize('chosen', [ONE_OF_EACH, pytest.param(ALL, marks=pytest.mark.slow)],
-                         ids=['one_of_each', 'every_method'])
+@pytest.mark.parametrize('chosen', [CI, pytest.param(ALL, marks=pytest.mark.slow)], ids=['ci', 'every_method'])
 def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
   workdir = str(tmp_path / 'run')
   sources = ('umi', 'kinova') if chosen == ALL else ('umi',)
