@@ -30,14 +30,14 @@ CHART_SIZE = (640, 420)
 _MARGIN = {'left': 64, 'right': 24, 'top': 44, 'bottom': 72}   # pixels around the plot area
 
 
-def _font(size: int):
+def font(size: int):
   try:
     return ImageFont.load_default(size=size)
   except (TypeError, OSError, ImportError):   # Pillow without FreeType: the fixed bitmap font
     return ImageFont.load_default()
 
 
-def _success(name: str, method: dict) -> dict:
+def success_block(name: str, method: dict) -> dict:
   """The method's success block, with its Wilson interval computed here if the job left it out."""
   if 'success' not in method:
     raise ValueError(f'method {name!r} has no success block')
@@ -63,7 +63,7 @@ def bar_chart(results: dict, path: str, size: tuple = CHART_SIZE) -> np.ndarray:
   width, height = size
   img = Image.new('RGB', (width, height), (255, 255, 255))
   draw = ImageDraw.Draw(img)
-  small, title_font = _font(13), _font(16)
+  small, title_font = font(13), font(16)
   x0, x1 = _MARGIN['left'], width - _MARGIN['right']
   y_top, y_bottom = _MARGIN['top'], height - _MARGIN['bottom']
 
@@ -83,7 +83,7 @@ def bar_chart(results: dict, path: str, size: tuple = CHART_SIZE) -> np.ndarray:
   bar_w = max(4, int(slot * 0.55))
   cap = max(2, bar_w // 6)
   for i, (name, method) in enumerate(methods.items()):
-    s = _success(name, method)
+    s = success_block(name, method)
     cx = int(round(x0 + (i + 0.5) * slot))
     left, right = cx - bar_w // 2, cx + bar_w // 2
     if s['rate'] > 0:
@@ -102,15 +102,15 @@ def bar_chart(results: dict, path: str, size: tuple = CHART_SIZE) -> np.ndarray:
   return out
 
 
-def _num(value, fmt: str) -> str:
+def num(value, fmt: str) -> str:
   if value is None:
     return '–'
   value = float(value)
   return 'n/a' if not math.isfinite(value) else format(value, fmt)
 
 
-def _interval(lo, hi, fmt: str = '.3f') -> str:
-  return f'[{_num(lo, fmt)}, {_num(hi, fmt)}]'
+def interval(lo, hi, fmt: str = '.3f') -> str:
+  return f'[{num(lo, fmt)}, {num(hi, fmt)}]'
 
 
 def verdict(comparison: dict) -> bool:
@@ -134,11 +134,11 @@ def markdown(results: dict) -> str:
     head.append('per-seed rate (mean ± std)')
   lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   for name, method in methods.items():
-    s = _success(name, method)
+    s = success_block(name, method)
     sm = method.get('smoothness') or {}
-    row = [name, f"{int(s['successes'])}/{int(s['trials'])}", _num(s['rate'], '.3f'),
-           _interval(s['wilson_low'], s['wilson_high']), _num(sm.get('ldlj'), '.3f'),
-           _num(sm.get('sparc'), '.3f'), _num(sm.get('fft'), '.4g'),
+    row = [name, f"{int(s['successes'])}/{int(s['trials'])}", num(s['rate'], '.3f'),
+           interval(s['wilson_low'], s['wilson_high']), num(sm.get('ldlj'), '.3f'),
+           num(sm.get('sparc'), '.3f'), num(sm.get('fft'), '.4g'),
            '–' if sm.get('valid') is None else str(int(sm['valid']))]
     if with_seeds:
       seeds = method.get('seeds') or []
@@ -157,11 +157,11 @@ def markdown(results: dict) -> str:
     verdicts = []
     for c in comparisons:
       a, b = c['a'], c['b']
-      diff = (_success(a, methods[a])['rate'] - _success(b, methods[b])['rate']
+      diff = (success_block(a, methods[a])['rate'] - success_block(b, methods[b])['rate']
               if a in methods and b in methods else None)
       lo, hi = c['newcombe_two_sided']
-      lines.append(f"| {a} | {b} | {_num(diff, '+.3f')} | {_interval(lo, hi)} | "
-                   f"{_num(c['newcombe_one_sided_low'], '+.3f')} |")
+      lines.append(f"| {a} | {b} | {num(diff, '+.3f')} | {interval(lo, hi)} | "
+                   f"{num(c['newcombe_one_sided_low'], '+.3f')} |")
       verdicts.append(f"- {a} better than {b} at one-sided 95 %: {'yes' if verdict(c) else 'no'}")
     lines += [''] + verdicts
 
@@ -174,8 +174,8 @@ def markdown(results: dict) -> str:
               '| method | replay | success k/n | rate | 95 % Wilson | TCP error (m) |', '|---|---|---|---|---|---|']
     for name, rows in replays.items():
       for pair, r in rows.items():
-        lines.append(f"| {name} | {pair} | {int(r['successes'])}/{int(r['trials'])} | {_num(r['rate'], '.3f')} | "
-                     f"{_interval(r['wilson_low'], r['wilson_high'])} | {_num(r.get('tracking_error_m'), '.4f')} |")
+        lines.append(f"| {name} | {pair} | {int(r['successes'])}/{int(r['trials'])} | {num(r['rate'], '.3f')} | "
+                     f"{interval(r['wilson_low'], r['wilson_high'])} | {num(r.get('tracking_error_m'), '.4f')} |")
 
   timings = results.get('timings') or {}
   if timings:

@@ -53,3 +53,17 @@ def test_mean_std_and_bad_input():
     stats.wilson(6, 5)
   r = stats.rate_summary(3, 4)
   assert r['rate'] == 0.75 and r['wilson_low'] < 0.75 < r['wilson_high']
+
+
+def test_power_and_detectable_difference():
+  # the textbook figure: 100 trials per arm detect 0.5 against ~0.7 with 80 % power (2.8 * sqrt(0.5 / 100))
+  assert stats.detectable_difference(0.5, 100, 100) == pytest.approx(0.198, abs=0.01)
+  assert stats.power(0.6, 0.4, 100, 100) == pytest.approx(0.81, abs=0.02)
+  d = stats.detectable_difference(0.5, 100, 100)
+  assert stats.power(0.5 + d, 0.5, 100, 100) >= 0.8 > stats.power(0.5 + d - 0.01, 0.5, 100, 100)
+  sizes = [stats.detectable_difference(0.6, n, n) for n in (30, 100, 300, 1000)]
+  assert sizes == sorted(sizes, reverse=True) and sizes[-1] < 0.07     # more trials, smaller differences
+  assert stats.detectable_difference(0.5, 2, 2) == 1.0                 # two trials detect nothing
+  assert stats.detectable_difference(0.0, 100, 100) < 0.1              # from 0 only upwards
+  with pytest.raises(ValueError, match='trials per arm must be positive'):
+    stats.power(0.5, 0.5, 0, 10)

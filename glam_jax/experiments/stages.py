@@ -1,0 +1,55 @@
+"""Resumable stages keyed by a hash of their inputs: what lets the main job and the suite rerun in the same
+directory, skipping finished work and redoing work whose config changed."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+
+def say(message: str) -> None:
+  print(message, flush=True)
+
+
+def config_hash(*parts) -> str:
+  """A short hash of configs (ConfigDicts, dicts, strings): what names a run directory and a stage key."""
+  text = json.dumps([p.to_json_best_effort(sort_keys=True) if hasattr(p, 'to_json_best_effort') else p
+                     for p in parts], sort_keys=True, default=str)
+  return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def write_json(path: str, obj) -> None:
+  """Writes JSON atomically: a crash leaves the old file or the new one, never half of one."""
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=1)
+  os.replace(tmp, path)
+
+
+class Stages:
+  """Finished stages with the hash of their inputs and their wall times, kept in `<workdir>/stages.json`: a
+  rerun skips a stage whose key is unchanged and redoes one whose config changed."""
+
+  def __init__(self, workdir: str, log=say):
+    self.path = os.path.join(workdir, 'stages.json')
+    self.log = log
+    self.done = {}
+    if os.path.exists(self.path):
+      with open(self.path) as f:
+        self.done = {k: v for k, v in json.load(f).items() if isinstance(v, dict)}   # older files: no keys
+
+  def run(self, name: str, key: str, fn, index: int, total: int):
+    previous = self.done.get(name)
+    if previous and previous['key'] == key:
+      self.log(f'[{index}/{total}] {name}: done earlier ({previous["seconds"]:.0f} s), skipped')
+      return
+    why = ': its config changed since the last run, redoing' if previous else ''
+    self.log(f'[{index}/{total}] {name}{why}')
+    t0 = time.time()
+    fn()
+    self.done[name] = {'key': key, 'seconds': round(time.time() - t0, 1)}
+    write_json(self.path, self.done)
+
+  def timings(self) -> dict:
+    return {name: v['seconds'] for name, v in self.done.items()}

@@ -1,0 +1,167 @@
+"""What the suite leaves for a person to read: `report.md` (main table, GLAM-O's comparisons with the
+trials per arm and the smallest difference they can detect, smoothness, latent replay, failed cells) and
+the figures: success bars per task with Wilson intervals, and the latent-replay matrix as a heat map.
+Drawn with PIL alone, like eval/report.py."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from glam_jax import viz
+from glam_jax.eval import report
+
+PALETTE = ((66, 114, 196), (237, 125, 49), (112, 173, 71), (165, 165, 165), (255, 192, 0), (91, 155, 213),
+           (158, 72, 14), (99, 99, 99), (38, 68, 120), (67, 104, 43))
+
+
+def _axes(draw, box, title, font, title_font):
+  """A 0-1 rate axis with grid lines in `box` (x0, y_top, x1, y_bottom); returns y_of(rate)."""
+  x0, y_top, x1, y_bottom = box
+
+  def y_of(rate: float) -> int:
+    return int(round(y_bottom - min(max(rate, 0.0), 1.0) * (y_bottom - y_top)))
+
+  draw.text(((x0 + x1) / 2, 8), title, fill=report.TEXT_COLOUR, font=title_font, anchor='ma')
+  for tick in np.linspace(0.0, 1.0, 6):
+    draw.line([(x0, y_of(tick)), (x1, y_of(tick))], fill=report.GRID_COLOUR)
+    draw.text((x0 - 8, y_of(tick)), f'{tick:.1f}', fill=report.TEXT_COLOUR, font=font, anchor='rm')
+  draw.line([(x0, y_top), (x0, y_bottom)], fill=report.AXIS_COLOUR)
+  draw.line([(x0, y_bottom), (x1, y_bottom)], fill=report.AXIS_COLOUR)
+  return y_of
+
+
+def main_table_chart(results: dict, path: str, height: int = 440) -> np.ndarray:
+  """Grouped bars: one group per task, one bar per method (legend on top), 95 % Wilson error bars."""
+  tasks = [t for t in results['tasks'] if t in results['main']]
+  names = results['methods']
+  if not tasks:
+    raise ValueError('no finished main-table cell to draw')
+  width = max(640, 90 + len(tasks) * (30 + 22 * len(names)))
+  img = Image.new('RGB', (width, height), (255, 255, 255))
+  draw = ImageDraw.Draw(img)
+  font, title_font = report.font(13), report.font(16)
+  box = (64, 70, width - 24, height - 50)
+  y_of = _axes(draw, box, 'success rate per task (95 % Wilson interval)', font, title_font)
+  for i, name in enumerate(names):                       # legend
+    x = 64 + i * ((width - 88) // len(names))
+    draw.rectangle([x, 34, x + 12, 46], fill=PALETTE[i % len(PALETTE)])
+    draw.text((x + 16, 40), name, fill=report.TEXT_COLOUR, font=font, anchor='lm')
+  slot = (box[2] - box[0]) / len(tasks)
+  bar = max(3, int(slot * 0.8 / len(names)))
+  for j, task in enumerate(tasks):
+    left = box[0] + j * slot + (slot - bar * len(names)) / 2
+    for i, name in enumerate(names):
+      m = results['main'][task].get(name)
+      if not m:
+        continue
+      s = report.success_block(name, m)
+      x = int(left + i * bar)
+      if s['rate'] > 0:
+        draw.rectangle([x, y_of(s['rate']), x + bar - 2, box[3]], fill=PALETTE[i % len(PALETTE)])
+      cx = x + (bar - 2) // 2
+      draw.line([(cx, y_of(s['wilson_high'])), (cx, y_of(s['wilson_low']))], fill=report.ERROR_COLOUR, width=2)
+    draw.text((box[0] + (j + 0.5) * slot, box[3] + 10), task, fill=report.TEXT_COLOUR, font=font, anchor='ma')
+  out = np.asarray(img)
+  viz.save_png(path, out)
+  return out
+
+
+def replay_rows(results: dict) -> tuple:
+  """(row labels 'method', column labels 'task: source->target', rates with NaN where not run)."""
+  rows = [m for m in results['methods'] if any('replay' in results['main'][t].get(m, {}) for t in results['main'])]
+  cols = sorted({(t, pair) for t, by in results['main'].items() for m in by.values() for pair in m.get('replay', {})},
+                key=lambda tp: (results['tasks'].index(tp[0]), tp[1]))
+  rates = np.full((len(rows), len(cols)), np.nan)
+  for i, m in enumerate(rows):
+    for j, (t, pair) in enumerate(cols):
+      r = results['main'][t].get(m, {}).get('replay', {}).get(pair)
+      if r:
+        rates[i, j] = r['rate']
+  return rows, [f'{t}: {p}' for t, p in cols], rates
+
+
+def replay_heatmap(results: dict, path: str, cell: int = 56) -> np.ndarray | None:
+  """Latent-replay success per method (rows) and task/source pair (columns), white 0 to blue 1, the rate
+  written in each cell; grey where not run. None (no file) when no method was replayed."""
+  rows, cols, rates = replay_rows(results)
+  if not rows:
+    return None
+  left, top = 120, 40
+  img = Image.new('RGB', (left + cell * len(cols) + 20, top + cell * len(rows) + 170), (255, 255, 255))
+  draw = ImageDraw.Draw(img)
+  font = report.font(12)
+  draw.text((8, 8), 'latent replay success on the Kinova', fill=report.TEXT_COLOUR, font=report.font(16))
+  blue = np.array(PALETTE[0])
+  for i, name in enumerate(rows):
+    draw.text((left - 6, top + (i + 0.5) * cell), name, fill=report.TEXT_COLOUR, font=font, anchor='rm')
+    for j in range(len(cols)):
+      r = rates[i, j]
+      colour = (200, 200, 200) if np.isnan(r) else tuple(int(v) for v in 255 + r * (blue - 255))
+      box = [left + j * cell, top + i * cell, left + (j + 1) * cell - 2, top + (i + 1) * cell - 2]
+      draw.rectangle(box, fill=colour)
+      if not np.isnan(r):
+        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), f'{r:.2f}',
+                  fill=(255, 255, 255) if r > 0.6 else report.TEXT_COLOUR, font=font, anchor='mm')
+  base = top + cell * len(rows) + 6
+  for j, label in enumerate(cols):                    # column labels written downwards, one char wide
+    txt = Image.new('RGB', (160, 16), (255, 255, 255))
+    ImageDraw.Draw(txt).text((0, 0), label, fill=report.TEXT_COLOUR, font=font)
+    img.paste(txt.rotate(-90, expand=True), (left + j * cell + cell // 2 - 8, base))
+  out = np.asarray(img)
+  viz.save_png(path, out)
+  return out
+
+
+def markdown(results: dict, command: str = '', commit: str = '') -> str:
+  fmt, interval = report.num, report.interval
+  ref = results['reference']
+  lines = [f"# Suite `{results['preset']}`", '']
+  if command:
+    lines += [f'Command: `{command}`' + (f' at commit `{commit}`' if commit else ''), '']
+  if results.get('machine'):
+    lines += [f"Machine: {results['machine']}", '']
+  tasks = [t for t in results['tasks'] if t in results['main']]
+  lines += ['## Main table', '', 'Success k/n (pooled over policy seeds) with the 95 % Wilson interval; the '
+            'same evaluation placements for every method. ![main table](main_table.png)', '',
+            '| method | ' + ' | '.join(tasks) + ' |', '|---|' + '---|' * len(tasks)]
+  for m in results['methods']:
+    cells = []
+    for t in tasks:
+      r = results['main'][t].get(m)
+      s = r and report.success_block(m, r)
+      cells.append(f"{s['successes']}/{s['trials']} {interval(s['wilson_low'], s['wilson_high'], '.2f')}"
+                   if s else '–')
+    lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
+  if results['comparisons']:
+    lines += ['', f'## {ref} against each method', '',
+              "p_ref − p_other with Newcombe's interval (method 10); trials per arm; the smallest difference "
+              f"those trials detect with 80 % power at {ref}'s rate (two-sided 5 %): where the interval holds zero, "
+              'a true difference below that size is still likely.', '',
+              '| task | method | p_ref − p | 95 % two-sided | one-sided low | trials (ref, other) | detectable | '
+              f'{ref} better? |', '|---|---|---|---|---|---|---|---|']
+    for t, by in results['comparisons'].items():
+      for m, c in by.items():
+        lines.append(f"| {t} | {m} | {fmt(c['difference'], '+.3f')} | {interval(*c['newcombe_two_sided'])} | "
+                     f"{fmt(c['newcombe_one_sided_low'], '+.3f')} | {c['trials'][0]}, {c['trials'][1]} | "
+                     f"{fmt(c['detectable_difference'], '.3f')} | {'yes' if report.verdict(c) else 'no'} |")
+  lines += ['', '## Smoothness', '', 'End-effector speed profile up to the first success, mean over valid '
+            'episodes: LDLJ and SPARC closer to 0 and a lower FFT score are smoother.', '',
+            '| task | method | LDLJ | SPARC | FFT | valid |', '|---|---|---|---|---|---|']
+  for t in tasks:
+    for m, r in results['main'][t].items():
+      sm = r.get('smoothness') or {}
+      lines.append(f"| {t} | {m} | {fmt(sm.get('ldlj'), '.3f')} | {fmt(sm.get('sparc'), '.3f')} | "
+                   f"{fmt(sm.get('fft'), '.4g')} | {sm.get('valid', '–')} |")
+  rows, cols, rates = replay_rows(results)
+  if rows:
+    lines += ['', '## Latent replay', '', 'Unseen source episodes encoded by each method\'s world model and '
+              'replayed open loop on the Kinova; success rate. ![replay](replay.png)', '',
+              '| method | ' + ' | '.join(cols) + ' |', '|---|' + '---|' * len(cols)]
+    lines += [f'| {m} | ' + ' | '.join(fmt(v, '.2f') for v in rates[i]) + ' |' for i, m in enumerate(rows)]
+  bad = {n: c for n, c in results['cells'].items() if c['status'] != 'done'}
+  lines += ['', '## Cells', '', f"{len(results['cells']) - len(bad)} of {len(results['cells'])} cells finished."]
+  for n, c in bad.items():
+    lines.append(f"- {n}: {c['status']}" + (f" ({c['error']}; see {c['dir']}/error.txt)" if c.get('error') else ''))
+  secs = sum(c.get('seconds', 0) for c in results['cells'].values())
+  lines += ['', f'Time in cells (this and earlier runs of the command): {secs / 3600:.2f} h.']
+  return '\n'.join(lines) + '\n'

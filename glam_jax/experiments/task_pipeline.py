@@ -1,0 +1,183 @@
+"""The main job for one task: data -> each method's world model -> relabelling -> policies -> closed-loop
+evaluation -> report, for any subset of the methods of `glam_jax.methods` (tools/run_pipeline.py is its
+command line; the suite runs it once per cell).
+
+Every stage is keyed by a hash of its inputs (`stages.Stages`): a rerun in the same workdir skips the
+finished ones, redoes those whose config changed, and resumes an interrupted training.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shutil
+
+import jax
+import numpy as np
+
+from glam_jax import configs, methods
+from glam_jax.demos import generate
+from glam_jax.eval import latent_replay, policy_eval, report, stats
+from glam_jax.experiments.stages import Stages, config_hash, say, write_json
+from glam_jax.stage1 import experiment as stage1
+from glam_jax.stage2 import experiment as stage2
+from glam_jax.train import loop
+
+
+def comparisons(results: dict, names) -> list:
+  """Newcombe's interval of p_A − p_B for every pair of methods, A before B in `names`."""
+  rows = []
+  for i, first in enumerate(names):
+    a = results[first]['success']
+    for other in names[i + 1:]:
+      b = results[other]['success']
+      args = (a['successes'], a['trials'], b['successes'], b['trials'])
+      rows.append({'a': first, 'b': other, 'newcombe_two_sided': list(stats.newcombe(*args)),
+                   'newcombe_one_sided_low': stats.newcombe(*args, two_sided=False)[0]})
+  return rows
+
+
+def pooled(per_seed: list) -> dict:
+  """One method's evaluation over its seeds: pooled success (Wilson), mean smoothness, per-seed rates."""
+  k = sum(r['success']['successes'] for r in per_seed)
+  n = sum(r['success']['trials'] for r in per_seed)
+  smooth = {key: float(np.nanmean([r['smoothness'][key] for r in per_seed])) for key in ('ldlj', 'sparc', 'fft')}
+  smooth['valid'] = sum(r['smoothness']['valid'] for r in per_seed)
+  out = {'success': stats.rate_summary(k, n), 'smoothness': smooth, 'seeds': [r['success']['rate'] for r in per_seed]}
+  if len(per_seed) > 1:
+    out['seed_mean'], out['seed_std'] = stats.mean_std(out['seeds'])
+  return out
+
+
+def comma_list(value) -> tuple:
+  """A list field as given on a command line ('glam_o,mip', or a tuple of such) -> a tuple of names."""
+  names = (value,) if isinstance(value, str) else value
+  return tuple(m for n in names for m in n.split(',') if m)
+
+
+def run(c, workdir: str, log=say) -> dict:
+  """Runs (or resumes) the main job of pipeline config `c` in `workdir`; writes report.md, results.json,
+  success.png and rollouts_<method>.gif there and returns the results."""
+  c.methods = comma_list(c.methods)
+  c.replay_sources = comma_list(c.replay_sources)       # --config.replay_sources=umi,kinova
+  chosen = [methods.get(m) for m in c.methods]          # unknown names fail here, listing the valid ones
+  if len({m.name for m in chosen}) != len(chosen):
+    raise ValueError(f'a method is named twice in methods={list(c.methods)}')
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
+    f.write(c.to_json_best_effort(indent=1))
+  data_dir = c.data_dir or os.path.join(workdir, 'data')
+  stages = Stages(workdir, log)
+
+  def recipe():
+    r = configs.load('data', c.task)
+    r.episodes = c.episodes
+    r.image_size = c.image_size
+    return r
+
+  def world_model_config(method):
+    wc = configs.load('world_model', ','.join(p for p in (c.task, method.name, c.world_model_arg) if p))
+    configs.apply_overrides(wc, c.world_model)
+    wc.data_dir = data_dir
+    return wc
+
+  data_key = config_hash(recipe())   # in every run directory's name: new data never meets an old run
+  world_models = {}       # method -> (config, directory)
+  for m in chosen:
+    if m.learner:
+      wc = world_model_config(m)
+      world_models[m.name] = (wc, os.path.join(workdir, 'world_models', f'{m.name}-{config_hash(wc, data_key)}'))
+
+  def policy_config(method, seed, *options):
+    pc = configs.load('policy', ','.join(p for p in (c.task, method.name, c.policy_arg, *options) if p))
+    pc.data_dir, pc.seed = data_dir, seed
+    pc.world_model_dir = world_models[method.name][1] if method.learner else ''
+    if method.pretrain and not options:
+      pc.init_from = pretrained[method.name][1]
+    configs.apply_overrides(pc, c.policy)
+    return pc
+
+  pretrained = {}         # method -> (pre-training config, directory)
+  for m in chosen:
+    if m.pretrain:
+      prc = policy_config(m, 0, 'pretrain')
+      pretrained[m.name] = (prc, os.path.join(workdir, 'pretrained', f'{m.name}-{config_hash(prc, data_key)}'))
+
+  runs = []               # (method, seed, policy config, directory)
+  for m in chosen:
+    for s in c.seeds:
+      pc = policy_config(m, s)
+      runs.append((m.name, s, pc, os.path.join(workdir, 'policies', f'{m.name}-seed{s}-{config_hash(pc, data_key)}')))
+  replay = c.replay_episodes > 0
+  total = 2 + (3 if replay else 2) * len(world_models) + len(pretrained) + 2 * len(runs)
+  step = iter(range(1, total + 1))
+
+  def train_world_model(wc, wm_dir):
+    learner, train, held_out = stage1.build(wc)
+    loop.train(wc, learner, train, wm_dir, held_out)
+
+  def train_policy(pc, run_dir):
+    learner, train, held_out = stage2.prepare(pc, run_dir)
+    loop.train(pc, learner, train, run_dir, held_out)
+
+  def evaluate(method, seed, run_dir):
+    out = policy_eval.evaluate_policy(run_dir, c.trials, seed=c.eval_seed, chunk=c.eval_chunk, gifs=c.gifs)
+    s = out['success']
+    log(f'{method} seed {seed}: {s["successes"]}/{s["trials"]} = {s["rate"]:.1%} '
+        f'(95 % Wilson {s["wilson_low"]:.2f}-{s["wilson_high"]:.2f}); {out["seconds"]:.0f} s')
+
+  stages.run('data', data_key, lambda: generate.generate_recipe(recipe(), data_dir), next(step), total)
+  for name, (wc, wm_dir) in world_models.items():
+    key = config_hash(wc, data_key)
+    stages.run(f'world_model_{name}', key, lambda wc=wc, d=wm_dir: train_world_model(wc, d), next(step), total)
+    # labels live with the world model: one relabelling serves every seed (stage2.prepare relabels first)
+    first = next(pc for m, _, pc, _ in runs if m == name)
+    stages.run(f'relabel_{name}', key, lambda pc=first: stage2.relabel_sources(pc), next(step), total)
+  # the data stage's batch of scripted attempts: its compiled collector serves the replay episodes too
+  replay_cfg = latent_replay.ReplayConfig(sources=tuple(c.replay_sources), episodes=c.replay_episodes,
+                                          batch=generate.GenerateConfig.batch)
+  replay_dir = os.path.join(workdir, 'replay_episodes')     # the same unseen episodes for every method
+  replay_compiled = {}
+  for name, (wc, wm_dir) in world_models.items():
+    if replay:
+      stages.run(f'replay_{name}', config_hash(wc, data_key, dataclasses.asdict(replay_cfg)),
+                 lambda d=wm_dir: latent_replay.run(d, replay_cfg, episodes_dir=replay_dir, compiled=replay_compiled),
+                 next(step), total)
+  for name, (prc, pre_dir) in pretrained.items():
+    stages.run(f'pretrain_{name}', config_hash(prc, data_key), lambda pc=prc, d=pre_dir: train_policy(pc, d),
+               next(step), total)
+  for m, s, pc, d in runs:
+    stages.run(f'train_{m}_seed{s}', config_hash(pc, data_key), lambda pc=pc, d=d: train_policy(pc, d), next(step), total)
+  eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed}
+  for m, s, pc, d in runs:
+    stages.run(f'evaluate_{m}_seed{s}', config_hash(pc, data_key, eval_settings),
+               lambda m=m, s=s, d=d: evaluate(m, s, d), next(step), total)
+
+  def write_report():
+    results = {}
+    for m in chosen:
+      per_seed = []
+      for name, _, _, d in runs:
+        if name == m.name:
+          with open(os.path.join(d, 'eval', 'results.json')) as f:
+            per_seed.append(json.load(f))
+      results[m.name] = pooled(per_seed)
+      gif = os.path.join(next(d for name, _, _, d in runs if name == m.name), 'eval', 'rollouts.gif')
+      if c.gifs and os.path.exists(gif):
+        shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{m.name}.gif'))
+      if replay and m.learner:
+        with open(os.path.join(world_models[m.name][1], 'latent_replay', 'results.json')) as f:
+          results[m.name]['replay'] = json.load(f)['results']
+    out = {'task': c.task, 'methods': results, 'comparisons': comparisons(results, [m.name for m in chosen]),
+           'world_models': {n: os.path.relpath(d, workdir) for n, (_, d) in world_models.items()},
+           'machine': f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
+                      f'{jax.devices()[0].device_kind}', 'timings': stages.timings()}
+    write_json(os.path.join(workdir, 'results.json'), out)
+    report.bar_chart(out, os.path.join(workdir, 'success.png'))
+    with open(os.path.join(workdir, 'report.md'), 'w') as f:
+      f.write(report.markdown(out))
+    return out
+
+  log(f'[{next(step)}/{total}] report')                 # always rewritten: it reads every stage
+  return write_report()

@@ -1,0 +1,98 @@
+"""The suite's bookkeeping with the main job replaced by a fake: every task x method gets a cell, a failing
+cell is recorded and the others go on, a rerun skips finished cells and redoes failed and changed ones, and
+the report covers every task with the power of each comparison."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from glam_jax import configs
+from glam_jax.experiments import suite, suite_report, task_pipeline
+
+
+def _fake_results(task, method, successes, trials=100):
+  from glam_jax.eval import stats
+  m = {'success': stats.rate_summary(successes, trials), 'seeds': [successes / trials],
+       'smoothness': {'ldlj': -5.0, 'sparc': -2.0, 'fft': 0.1, 'valid': trials}}
+  if method != 'mip':
+    m['replay'] = {'umi->kinova': stats.rate_summary(successes // 10, 10)}
+  return {'task': task, 'methods': {method: m}}
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch):
+  calls = []
+
+  def run(c, workdir, log=print):
+    task, (method,) = c.task, c.methods
+    calls.append((task, method))
+    if (task, method) == ('knock_down', 'mip') and not os.environ.get('FAKE_FIXED'):
+      raise RuntimeError('simulated crash')
+    os.makedirs(workdir, exist_ok=True)
+    rate = {'glam_o': 80, 'mip': 60}[method] + len(task)
+    with open(os.path.join(workdir, 'results.json'), 'w') as f:
+      json.dump(_fake_results(task, method, rate), f)
+
+  monkeypatch.setattr(task_pipeline, 'run', run)
+  return calls
+
+
+def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
+  sc = configs.load('suite', 'smoke')
+  w = str(tmp_path)
+  cells = suite.cells_of(sc, w)
+  assert [(c.task, c.method) for c in cells] == [(t, m) for t in sc.tasks for m in ('glam_o', 'mip')]
+  assert len({c.key for c in cells}) == len(cells)
+  # the cells of one task share its data directory, other tasks have their own
+  data = {c.task: c.config.data_dir for c in cells}
+  assert all(c.config.data_dir == data[c.task] for c in cells) and len(set(data.values())) == len(sc.tasks)
+  assert all(c.config.trials == sc.trials and tuple(c.config.seeds) == tuple(sc.seeds) for c in cells)
+
+  status = suite.run_cells(cells, w, log=lambda m: None)
+  assert len(fake_pipeline) == 10
+  assert status['main/knock_down/mip']['status'] == 'failed'
+  assert 'simulated crash' in status['main/knock_down/mip']['error']
+  assert 'RuntimeError' in open(os.path.join(w, status['main/knock_down/mip']['dir'], 'error.txt')).read()
+  assert sum(s['status'] == 'done' for s in status.values()) == 9
+
+  results = suite.assemble(sc, cells, status, w)
+  assert set(results['main']) == set(sc.tasks) and 'mip' not in results['main']['knock_down']
+  c = results['comparisons']['lift']['mip']
+  assert c['difference'] == pytest.approx(0.2) and c['trials'] == [100, 100]
+  assert 0.1 < c['detectable_difference'] < 0.25 and c['newcombe_two_sided'][0] > 0
+  assert 'mip' not in results['comparisons']['knock_down']
+  text = suite_report.markdown(results, 'python tools/run_suite.py', 'abc123')
+  assert all(t in text for t in sc.tasks) and 'detectable' in text
+  assert '9 of 10 cells finished' in text and 'main/knock_down/mip: failed (RuntimeError: simulated crash' in text
+  chart = suite_report.main_table_chart(results, str(tmp_path / 'main.png'))
+  assert Image.open(tmp_path / 'main.png').size == (chart.shape[1], chart.shape[0])
+  heat = suite_report.replay_heatmap(results, str(tmp_path / 'replay.png'))
+  rows, cols, rates = suite_report.replay_rows(results)
+  assert rows == ['glam_o'] and len(cols) == 5 and np.all(np.isfinite(rates)) and heat is not None
+
+  # a rerun skips the finished cells and retries the failed one
+  del fake_pipeline[:]
+  monkeypatch.setenv('FAKE_FIXED', '1')
+  status = suite.run_cells(cells, w, log=lambda m: None)
+  assert fake_pipeline == [('knock_down', 'mip')] and status['main/knock_down/mip']['status'] == 'done'
+  # a changed setting redoes exactly the cells it changes
+  del fake_pipeline[:]
+  sc.trials = 6
+  status = suite.run_cells(suite.cells_of(sc, w), w, log=lambda m: None)
+  assert len(fake_pipeline) == 10
+
+
+def test_bad_names_fail_before_any_work(tmp_path, fake_pipeline):
+  sc = configs.load('suite', 'smoke')
+  sc.methods = ('glam_o', 'glam_x')
+  with pytest.raises(ValueError, match="unknown method 'glam_x'; valid methods: glam_o"):
+    suite.cells_of(sc, str(tmp_path))
+  sc = configs.load('suite', 'smoke')
+  sc.tasks = ('lift', 'liftt')
+  with pytest.raises(ValueError, match="unknown task 'liftt'"):
+    suite.cells_of(sc, str(tmp_path))
+  with pytest.raises(ValueError, match='unknown suite preset'):
+    configs.load('suite', 'huge')
+  assert not fake_pipeline and not os.listdir(tmp_path)

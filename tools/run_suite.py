@@ -1,0 +1,76 @@
+"""The paper's experiments in one command: every cell of a suite preset, then one report.
+
+  python tools/run_suite.py --config=experiments/configs/suite.py:smoke --workdir=runs/suite_smoke
+  python tools/run_suite.py --config=experiments/configs/suite.py:cpu --workdir=runs/suite_cpu \
+      [--config.tasks=lift,stack_two --config.methods=glam_o,mip --config.seeds=0,1,2 --config.trials=100]
+
+Each cell (one task and method: data, world model, relabelling, policies for every seed, evaluation,
+latent replay) runs in `<workdir>/cells/<section>/<task>-<method>-<hash of its config>/`; data is shared by
+the cells with the same recipe under `<workdir>/data/`. Rerunning the command skips finished cells,
+resumes unfinished ones and redoes cells whose config changed, so the suite can be run in pieces (stop it
+with Ctrl-C or kill it; `--config.tasks=` picks a subset). A failing cell is recorded and the others go
+on. Writes <workdir>/report.md, results.json, main_table.png and replay.png.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
+
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import jax  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from glam_jax import compile_cache  # noqa: E402
+from glam_jax.experiments import suite, suite_report, task_pipeline  # noqa: E402
+from glam_jax.experiments.stages import write_json  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/suite.py:smoke', 'Suite config and preset.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Suite directory (default runs/suite_<preset>).')
+
+
+def _commit() -> str:
+  try:
+    out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, timeout=10,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return out.stdout.strip()
+  except OSError:
+    return ''
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)
+  sc = _CONFIG.value
+  sc.tasks = task_pipeline.comma_list(sc.tasks)
+  sc.methods = task_pipeline.comma_list(sc.methods)
+  workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
+  os.makedirs(workdir, exist_ok=True)
+  compile_cache.enable()
+  cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
+  status = suite.run_cells(cells, workdir)
+  results = suite.assemble(sc, cells, status, workdir)
+  results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
+                        f'{jax.devices()[0].device_kind}')
+  write_json(os.path.join(workdir, 'results.json'), results)
+  if results['main']:
+    suite_report.main_table_chart(results, os.path.join(workdir, 'main_table.png'))
+    suite_report.replay_heatmap(results, os.path.join(workdir, 'replay.png'))
+  command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
+  with open(os.path.join(workdir, 'report.md'), 'w') as f:
+    f.write(suite_report.markdown(results, command, _commit()))
+  failed = [n for n, c in results['cells'].items() if c['status'] == 'failed']
+  print(f'wrote {workdir}/report.md, results.json, main_table.png, replay.png'
+        + (f'; {len(failed)} cell(s) failed: {", ".join(failed)}' if failed else ''))
+  return 1 if failed else 0
+
+
+if __name__ == '__main__':
+  app.run(main)
