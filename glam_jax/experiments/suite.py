@@ -41,13 +41,15 @@ class Cell:
 
 
 def pipeline_config(sc, task: str, method: str, workdir: str):
-  """The main job's config for one (task, method) of suite config `sc`: its size preset, the suite's seeds,
-  trials and overrides, and a data directory shared by every cell with the same data recipe."""
-  pc = configs.load('pipeline', ','.join(p for p in (task, sc.pipeline_arg) if p))
+  """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
+  this task and method, the suite's seeds and trials, and a data directory shared by every cell with the
+  same data recipe."""
+  configs.load('pipeline', task)              # an unknown task fails here, listing the valid ones
+  pc = copy.deepcopy(sc.pipeline)
+  pc.task = task
   pc.methods = (method,)
   pc.seeds = tuple(sc.seeds)
   pc.trials = sc.trials
-  configs.apply_overrides(pc, dict(sc.pipeline))
   recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size)
   pc.data_dir = os.path.join(workdir, 'data', recipe)
   return pc

@@ -41,8 +41,10 @@ def fake_pipeline(monkeypatch):
 
 def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   sc = configs.load('suite', 'smoke')
+  sc.pipeline.replay_sources = ('umi',)             # the pipeline's fields reach every cell
   w = str(tmp_path)
   cells = suite.cells_of(sc, w)
+  assert all(c.config.replay_sources == ('umi',) and c.config.task == c.task for c in cells)
   assert [(c.task, c.method) for c in cells] == [(t, m) for t in sc.tasks for m in ('glam_o', 'mip')]
   assert len({c.key for c in cells}) == len(cells)
   # the cells of one task share its data directory, other tasks have their own

@@ -1,0 +1,40 @@
+"""The smoke suite end to end on every task (slow: each task compiles its own simulator programs), and the
+same command on the same machine gives the same success counts."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TASKS = ('lift', 'pick_place', 'knock_down', 'stack_two', 'stack_three')
+
+
+def _suite(workdir, *overrides):
+  return subprocess.run([sys.executable, 'tools/run_suite.py', '--config=experiments/configs/suite.py:smoke',
+                         f'--workdir={workdir}', '--config.pipeline.replay_sources=umi', *overrides],
+                        cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
+
+
+@pytest.mark.slow
+def test_smoke_suite_covers_every_task_and_repeats_itself(tmp_path):
+  first = _suite(tmp_path / 'a')
+  assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+  results = json.load(open(tmp_path / 'a' / 'results.json'))
+  assert set(results['main']) == set(TASKS)
+  for task in TASKS:
+    assert set(results['main'][task]) == {'glam_o', 'mip'}
+    assert results['comparisons'][task]['mip']['trials'] == [4, 4]
+  report = open(tmp_path / 'a' / 'report.md').read()
+  assert all(t in report for t in TASKS) and '10 of 10 cells finished' in report
+  assert os.path.exists(tmp_path / 'a' / 'main_table.png') and os.path.exists(tmp_path / 'a' / 'replay.png')
+  again = _suite(tmp_path / 'a')
+  assert again.returncode == 0 and again.stdout.count('skipped') == 10
+  # the same command in a new directory: the same counts (one task, to keep it short)
+  other = _suite(tmp_path / 'b', '--config.tasks=lift')
+  assert other.returncode == 0, other.stderr[-3000:]
+  repeat = json.load(open(tmp_path / 'b' / 'results.json'))['main']['lift']
+  for m in ('glam_o', 'mip'):
+    assert repeat[m]['success'] == results['main']['lift'][m]['success']
+    assert repeat[m]['seeds'] == results['main']['lift'][m]['seeds']
