@@ -9,7 +9,7 @@ latent replay) runs in `<workdir>/cells/<section>/<task>-<method>-<hash of its c
 the cells with the same recipe under `<workdir>/data/`. Rerunning the command skips finished cells,
 resumes unfinished ones and redoes cells whose config changed, so the suite can be run in pieces (stop it
 with Ctrl-C or kill it; `--config.tasks=` picks a subset). A failing cell is recorded and the others go
-on. Writes <workdir>/report.md, results.json, main_table.png and replay.png.
+on. Writes <workdir>/report.md, results.json, main_table.png, replay.png and scaling.png.
 """
 from __future__ import annotations
 
@@ -63,11 +63,13 @@ def main(argv):
   if results['main']:
     suite_report.main_table_chart(results, os.path.join(workdir, 'main_table.png'))
     suite_report.replay_heatmap(results, os.path.join(workdir, 'replay.png'))
+  if results['scaling']:
+    suite_report.scaling_chart(results, os.path.join(workdir, 'scaling.png'))
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
   with open(os.path.join(workdir, 'report.md'), 'w') as f:
     f.write(suite_report.markdown(results, command, _commit()))
   failed = [n for n, c in results['cells'].items() if c['status'] == 'failed']
-  print(f'wrote {workdir}/report.md, results.json, main_table.png, replay.png'
+  print(f'wrote {workdir}/report.md, results.json and figures'
         + (f'; {len(failed)} cell(s) failed: {", ".join(failed)}' if failed else ''))
   return 1 if failed else 0
 

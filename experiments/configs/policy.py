@@ -10,7 +10,8 @@ latent chunks drive a frame predictor on every source, no labels, `lawm.future_f
 
 Options: `ee_only` (condition on the end-effector state alone, what every source records, instead of
 adding the target's proprioception, zeros for auxiliary samples), `cpu` (narrow convs, batch 64, 4,000
-steps: ~6 minutes on a 2-core CPU), `tiny` (for tests), `pretrain` (LAWM's pre-training stage).
+steps: ~6 minutes on a 2-core CPU), `tiny` (for tests), `pretrain` (LAWM's pre-training stage),
+`second_arm` (a policy that reads every source also reads the UR5e's, weight 0.5 as in the world model).
 
 Choices the paper leaves open: AdamW 3e-4 with 500 warm-up steps and cosine decay, batch 256, target and
 auxiliary sampled 1 : 1, 64x64 RGB from both views, execute 10 of the H = 20 predicted steps then replan.
@@ -25,7 +26,7 @@ import ml_collections
 from glam_jax import methods
 from glam_jax.configs import add_training_loop, parse_arg
 
-OPTIONS = ('ee_only', 'cpu', 'tiny', 'pretrain')
+OPTIONS = ('ee_only', 'cpu', 'tiny', 'pretrain', 'second_arm')
 
 
 def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
@@ -46,6 +47,8 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
     raise ValueError(f'method {method.name} has no pre-training stage')
   every_source = method.policy_sources == 'all' or pretrain
   c.sources = ml_collections.ConfigDict({'kinova': 1.0, 'umi': 1.0} if every_source else {c.target: 1.0})
+  if every_source and 'second_arm' in opts:
+    c.sources.ur5e = 0.5
   if pretrain:                    # LAWM pre-training: the policy's latent chunks drive a frame predictor
     c.label = 'frames'
     c.lawm = ml_collections.ConfigDict(dict(

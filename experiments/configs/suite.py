@@ -3,8 +3,14 @@
 `paper` (the paper's sizes, for an accelerator).
 
 Sections (each a list of cells, each cell one run of the main job, tools/run_pipeline.py):
-  main_table: every task x every method of `methods`, `seeds` policy seeds x `trials` evaluation episodes,
-  the same evaluation placements (`eval_seed`) for every method.
+  main: every task x every method of `methods`, `seeds` policy seeds x `trials` evaluation episodes, the
+    same evaluation placements (`eval_seed`) for every method.
+  scaling (on `scaling.task`): MIP with `scaling.target` target episodes; GLAM-O with `scaling.base_target`
+    target + `scaling.aux` UMI episodes; GLAM-O with `scaling.target` target + `scaling.full_aux` UMI. The
+    report reads off how many UMI episodes buy one target episode, and how many target episodes MIP needs
+    to match GLAM-O at base_target + full_aux. Empty `scaling.task` skips the section.
+  third_source (on each of `third_source.tasks`): GLAM-O on target + UMI + `third_source.episodes` UR5e
+    episodes, against the main table's GLAM-O (target + UMI) on the same task.
 `pipeline` is the main job's config at the preset's size (experiments/configs/pipeline.py), the base of every
 cell's: each cell sets its task, method, and the suite's `seeds` and `trials` (e.g.
 `--config.pipeline.replay_sources=umi --config.pipeline.eval_seed=2000`).
@@ -36,6 +42,12 @@ def get_config(arg: str = 'smoke') -> ml_collections.ConfigDict:
     c.methods = ('glam_o', 'glam', 'mip', 'clam', 'clam_o', 'lapa', 'lapa_o', 'lawm')
     c.seeds = (0, 1, 2)
     c.trials = 50
+  c.scaling = ml_collections.ConfigDict(dict(task='stack_two', target=(100, 300, 500), base_target=100,
+                                             aux=(0, 200, 400), full_aux=400))
+  c.third_source = ml_collections.ConfigDict(dict(tasks=('lift',), episodes=100))
+  if arg == 'smoke':
+    c.scaling.update(target=(6, 9, 12), base_target=6, aux=(0, 6, 12), full_aux=12)
+    c.third_source.episodes = 6
   size = {'smoke': ',smoke', 'cpu': '', 'paper': ',paper'}[arg]     # the pipeline config's size preset
   c.pipeline = configs.load('pipeline', 'lift' + size)
   return c

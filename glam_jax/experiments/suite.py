@@ -15,7 +15,7 @@ import time
 import traceback
 
 from glam_jax import configs, methods
-from glam_jax.eval import stats
+from glam_jax.eval import scaling, stats
 from glam_jax.experiments import task_pipeline
 from glam_jax.experiments.stages import config_hash, say, write_json
 
@@ -27,20 +27,23 @@ class Cell:
   task: str
   method: str
   config: object             # the pipeline ConfigDict
+  variant: str = ''          # what else sets the cell apart, e.g. its data: 't100-u400'
 
   @property
   def name(self) -> str:
-    return f'{self.section}/{self.task}/{self.method}'
+    return '/'.join(p for p in (self.section, self.task, self.method, self.variant) if p)
 
   @property
   def key(self) -> str:
     return config_hash(self.config)
 
   def directory(self, workdir: str) -> str:
-    return os.path.join(workdir, 'cells', self.section, f'{self.task}-{self.method}-{self.key}')
+    """Named by the config alone: two cells of one config (a scaling point that is also the main table's
+    cell) share their run, and the second finds every stage done."""
+    return os.path.join(workdir, 'cells', f'{self.task}-{self.method}-{self.key}')
 
 
-def pipeline_config(sc, task: str, method: str, workdir: str):
+def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
   """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
   this task and method, the suite's seeds and trials, and a data directory shared by every cell with the
   same data recipe."""
@@ -50,6 +53,8 @@ def pipeline_config(sc, task: str, method: str, workdir: str):
   pc.methods = (method,)
   pc.seeds = tuple(sc.seeds)
   pc.trials = sc.trials
+  for source, n in episodes.items():
+    pc.episodes[source] = n
   recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size)
   pc.data_dir = os.path.join(workdir, 'data', recipe)
   return pc
@@ -61,8 +66,32 @@ def main_table_cells(sc, workdir: str) -> list:
   return [Cell('main', t, m, pipeline_config(sc, t, m, workdir)) for t in sc.tasks for m in sc.methods]
 
 
+def _data_label(episodes: dict) -> str:
+  return '-'.join(f'{s[0]}{n}' for s, n in episodes.items())      # {'kinova': 100, 'umi': 400} -> k100-u400
+
+
+def scaling_cells(sc, workdir: str) -> list:
+  """MIP against target episodes; GLAM-O against auxiliary episodes at base_target, and against target
+  episodes at full_aux (the point both GLAM-O series share runs once)."""
+  g = sc.scaling
+  if not g.task:
+    return []
+  runs = [('mip', {'kinova': n, 'umi': 0}) for n in g.target]
+  runs += [('glam_o', {'kinova': g.base_target, 'umi': u}) for u in g.aux]
+  runs += [('glam_o', {'kinova': n, 'umi': g.full_aux}) for n in g.target]
+  unique = {(m, _data_label(e)): e for m, e in runs}
+  return [Cell('scaling', g.task, m, pipeline_config(sc, g.task, m, workdir, **e), label)
+          for (m, label), e in unique.items()]
+
+
+def third_source_cells(sc, workdir: str) -> list:
+  return [Cell('third_source', t, sc.reference, pipeline_config(sc, t, sc.reference, workdir,
+                                                                ur5e=sc.third_source.episodes), 'with_ur5e')
+          for t in sc.third_source.tasks]
+
+
 def cells_of(sc, workdir: str) -> list:
-  return main_table_cells(sc, workdir)
+  return main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
 
 
 def _read_status(path: str) -> dict:
@@ -110,22 +139,68 @@ def comparison(a: dict, b: dict) -> dict:
           'detectable_difference': stats.detectable_difference(a['rate'], a['trials'], b['trials'])}
 
 
+def _finished(cell: Cell, status: dict, workdir: str) -> dict | None:
+  """The cell's method block from its results.json, None unless the cell finished."""
+  st = status.get(cell.name)
+  if not st or st['status'] != 'done':
+    return None
+  with open(os.path.join(workdir, st['dir'], 'results.json')) as f:
+    return json.load(f)['methods'][cell.method]
+
+
+def _scaling(sc, cells: list, status: dict, workdir: str) -> dict | None:
+  g = sc.scaling
+  series = {'mip': [], 'glam_o_aux': [], 'glam_o_target': []}
+  for cell in cells:
+    r = cell.section == 'scaling' and _finished(cell, status, workdir)
+    if not r:
+      continue
+    e = dict(cell.config.episodes)
+    point = {'target': e['kinova'], 'aux': e.get('umi', 0), 'success': r['success']}
+    if cell.method == 'mip':
+      series['mip'].append(point)
+    else:
+      if e['kinova'] == g.base_target and e.get('umi', 0) in g.aux:
+        series['glam_o_aux'].append(point)
+      if e.get('umi', 0) == g.full_aux and e['kinova'] in g.target:
+        series['glam_o_target'].append(point)
+  if not any(series.values()):
+    return None
+  as_points = lambda rows, x: [(p[x], p['success']['successes'], p['success']['trials']) for p in rows]
+  out = {'task': g.task, 'series': series}
+  if len(series['glam_o_aux']) > 1 and len(series['glam_o_target']) > 1:
+    out['exchange_rate'] = scaling.exchange_rate(as_points(series['glam_o_aux'], 'aux'),
+                                                 as_points(series['glam_o_target'], 'target'))
+  level = [p for p in series['glam_o_aux'] if p['aux'] == g.full_aux]
+  if len(series['mip']) > 1 and level:
+    out['mip_matching'] = {'level': {'target': g.base_target, 'aux': g.full_aux},
+                           **scaling.matching_episodes(as_points(series['mip'], 'target'),
+                                                       as_points(level, 'target')[0])}
+  return out
+
+
 def assemble(sc, cells: list, status: dict, workdir: str) -> dict:
   """The suite's results from the finished cells: per task and method the pooled success, per-seed rates,
-  smoothness and latent replay; the reference's comparison against every other method per task."""
+  smoothness and latent replay; the reference's comparison against every other method per task; the
+  scaling curves with the exchange rate; the third source against target + UMI."""
   main = {}
   for cell in cells:
-    st = status.get(cell.name)
-    if cell.section != 'main' or not st or st['status'] != 'done':
-      continue
-    with open(os.path.join(workdir, st['dir'], 'results.json')) as f:
-      main.setdefault(cell.task, {})[cell.method] = json.load(f)['methods'][cell.method]
+    r = cell.section == 'main' and _finished(cell, status, workdir)
+    if r:
+      main.setdefault(cell.task, {})[cell.method] = r
   comparisons = {}
   for task, by_method in main.items():
     ref = by_method.get(sc.reference)
     if ref:
       comparisons[task] = {m: comparison(ref['success'], r['success']) for m, r in by_method.items()
                            if m != sc.reference}
+  third = {}
+  for cell in cells:
+    r = cell.section == 'third_source' and _finished(cell, status, workdir)
+    base = main.get(cell.task, {}).get(sc.reference)
+    if r:
+      third[cell.task] = {'with': r['success'], 'without': base and base['success'],
+                          'comparison': base and comparison(r['success'], base['success'])}
   return {'preset': sc.preset, 'reference': sc.reference, 'tasks': list(sc.tasks), 'methods': list(sc.methods),
-          'main': main, 'comparisons': comparisons,
-          'cells': {c.name: status.get(c.name, {'status': 'not run'}) for c in cells}}
+          'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir),
+          'third_source': third, 'cells': {c.name: status.get(c.name, {'status': 'not run'}) for c in cells}}

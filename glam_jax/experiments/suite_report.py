@@ -112,8 +112,55 @@ def replay_heatmap(results: dict, path: str, cell: int = 56) -> np.ndarray | Non
   return out
 
 
+def scaling_series(results: dict) -> list:
+  """[(label, [(x, success block)])]: MIP and GLAM-O against target episodes, and GLAM-O against
+  base_target + auxiliary episodes (on the same axis: where one auxiliary episode would be worth one
+  target episode, that curve lies on the target one)."""
+  sc = results['scaling']
+  s = sc['series']
+  base = s['glam_o_aux'][0]['target'] if s['glam_o_aux'] else 0
+  full = s['glam_o_target'][0]['aux'] if s['glam_o_target'] else 0
+  rows = [('MIP, target only', [(p['target'], p['success']) for p in s['mip']]),
+          (f'GLAM-O, target + {full} UMI', [(p['target'], p['success']) for p in s['glam_o_target']]),
+          (f'GLAM-O, {base} target + (x - {base}) UMI', [(base + p['aux'], p['success']) for p in s['glam_o_aux']])]
+  return [(label, sorted(pts, key=lambda p: p[0])) for label, pts in rows if pts]
+
+
+def scaling_chart(results: dict, path: str, size: tuple = (640, 440)) -> np.ndarray:
+  """Success against episodes for each scaling series, 95 % Wilson error bars."""
+  series = scaling_series(results)
+  width, height = size
+  img = Image.new('RGB', size, (255, 255, 255))
+  draw = ImageDraw.Draw(img)
+  font = report.font(13)
+  box = (64, 90, width - 24, height - 50)
+  y_of = _axes(draw, box, f"data scaling on {results['scaling']['task']} (95 % Wilson interval)", font,
+               report.font(16))
+  xs = [x for _, pts in series for x, _ in pts]
+  lo, hi = min(xs), max(xs)
+  x_of = lambda x: int(box[0] + 20 + (x - lo) / max(hi - lo, 1) * (box[2] - box[0] - 40))
+  for x in sorted(set(xs)):
+    draw.text((x_of(x), box[3] + 8), str(x), fill=report.TEXT_COLOUR, font=font, anchor='ma')
+  draw.text(((box[0] + box[2]) / 2, box[3] + 28), 'episodes (x)', fill=report.TEXT_COLOUR, font=font, anchor='ma')
+  for i, (label, pts) in enumerate(series):
+    colour = PALETTE[i % len(PALETTE)]
+    draw.rectangle([70, 34 + 18 * i, 82, 46 + 18 * i], fill=colour)
+    draw.text((88, 40 + 18 * i), label, fill=report.TEXT_COLOUR, font=font, anchor='lm')
+    shift = (i - 1) * 4                                   # error bars of equal x side by side
+    line = [(x_of(x) + shift, y_of(s['rate'])) for x, s in pts]
+    if len(line) > 1:
+      draw.line(line, fill=colour, width=3)
+    for (x, s), (px, py) in zip(pts, line):
+      draw.line([(px, y_of(s['wilson_high'])), (px, y_of(s['wilson_low']))], fill=colour, width=1)
+      draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
+  out = np.asarray(img)
+  viz.save_png(path, out)
+  return out
+
+
 def markdown(results: dict, command: str = '', commit: str = '') -> str:
   fmt, interval = report.num, report.interval
+  unbounded = lambda v: '∞' if v == float('inf') else fmt(v, '.2f')     # no number of UMI episodes is enough
   ref = results['reference']
   lines = [f"# Suite `{results['preset']}`", '']
   if command:
@@ -158,6 +205,37 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
               'replayed open loop on the Kinova; success rate. ![replay](replay.png)', '',
               '| method | ' + ' | '.join(cols) + ' |', '|---|' + '---|' * len(cols)]
     lines += [f'| {m} | ' + ' | '.join(fmt(v, '.2f') for v in rates[i]) + ' |' for i, m in enumerate(rows)]
+  sc = results.get('scaling')
+  if sc:
+    lines += ['', f"## Data scaling on {sc['task']}", '', '![scaling](scaling.png)', '',
+              '| series | target | UMI | success k/n | 95 % Wilson |', '|---|---|---|---|---|']
+    for name, rows in sc['series'].items():
+      for p in rows:
+        s = p['success']
+        lines.append(f"| {name} | {p['target']} | {p['aux']} | {s['successes']}/{s['trials']} | "
+                     f"{interval(s['wilson_low'], s['wilson_high'], '.2f')} |")
+    ex = sc.get('exchange_rate')
+    if ex:
+      lines += ['', f"UMI episodes that buy one target episode (slope with target episodes / slope with UMI "
+                f"episodes): **{unbounded(ex['aux_per_target'])}**, 95 % bootstrap interval "
+                f"[{unbounded(ex['interval'][0])}, {unbounded(ex['interval'][1])}] ({ex['draws']} draws; in {ex['unbounded_fraction']:.0%} of "
+                'them more UMI data did not help).']
+    mm = sc.get('mip_matching')
+    if mm:
+      lv = mm['level']
+      lines += ['', f"Target episodes MIP needs to match GLAM-O with {lv['target']} target + {lv['aux']} UMI: "
+                f"**{fmt(mm['episodes'], '.0f')}**, 95 % bootstrap interval {interval(*mm['interval'], '.0f')} "
+                f"(the level lies inside MIP's measured range in {mm['in_range_fraction']:.0%} of draws; n/a: "
+                'beyond it).']
+  if results.get('third_source'):
+    lines += ['', '## Third source', '', f'{ref} trained on target + UMI + UR5e against target + UMI (the main '
+              'table\'s cell).', '', '| task | + UR5e k/n | target + UMI k/n | difference | 95 % Newcombe |',
+              '|---|---|---|---|---|']
+    for t, r in results['third_source'].items():
+      w, wo, c = r['with'], r['without'], r['comparison']
+      lines.append(f"| {t} | {w['successes']}/{w['trials']} | "
+                   + (f"{wo['successes']}/{wo['trials']} | {fmt(c['difference'], '+.3f')} | "
+                      f"{interval(*c['newcombe_two_sided'])} |" if wo else '– | – | – |'))
   bad = {n: c for n, c in results['cells'].items() if c['status'] != 'done'}
   lines += ['', '## Cells', '', f"{len(results['cells']) - len(bad)} of {len(results['cells'])} cells finished."]
   for n, c in bad.items():

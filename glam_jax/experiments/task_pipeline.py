@@ -14,6 +14,7 @@ import platform
 import shutil
 
 import jax
+import ml_collections
 import numpy as np
 
 from glam_jax import configs, methods
@@ -56,6 +57,24 @@ def comma_list(value) -> tuple:
   return tuple(m for n in names for m in n.split(',') if m)
 
 
+def recipe_sources(episodes) -> dict:
+  """The recipe's sources with their episode counts, those with none left out (a data-scaling point
+  without UMI data); the target must have some."""
+  unknown = set(episodes) - set(generate.SOURCES)
+  if unknown:
+    raise ValueError(f'unknown source(s) {sorted(unknown)} in episodes; valid sources: {", ".join(generate.SOURCES)}')
+  out = {name: int(n) for name, n in episodes.items() if n > 0}
+  if policy_eval.TARGET not in out:
+    raise ValueError(f'the recipe needs episodes of the target {policy_eval.TARGET!r}; got episodes={dict(episodes)}')
+  return out
+
+
+def drop_missing_sources(config, episodes: dict) -> None:
+  """Removes from a model config's mixture the sources the recipe has no episodes of."""
+  for name in [n for n in config.sources if n not in episodes]:
+    del config.sources[name]
+
+
 def run(c, workdir: str, log=say) -> dict:
   """Runs (or resumes) the main job of pipeline config `c` in `workdir`; writes report.md, results.json,
   success.png and rollouts_<method>.gif there and returns the results."""
@@ -67,17 +86,20 @@ def run(c, workdir: str, log=say) -> dict:
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
     f.write(c.to_json_best_effort(indent=1))
+  episodes = recipe_sources(c.episodes)
   data_dir = c.data_dir or os.path.join(workdir, 'data')
   stages = Stages(workdir, log)
+  second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
 
   def recipe():
     r = configs.load('data', c.task)
-    r.episodes = c.episodes
+    r.episodes = ml_collections.ConfigDict(episodes)
     r.image_size = c.image_size
     return r
 
   def world_model_config(method):
-    wc = configs.load('world_model', ','.join(p for p in (c.task, method.name, c.world_model_arg) if p))
+    wc = configs.load('world_model', ','.join(p for p in (c.task, method.name, c.world_model_arg, *second_arm) if p))
+    drop_missing_sources(wc, episodes)
     configs.apply_overrides(wc, c.world_model)
     wc.data_dir = data_dir
     return wc
@@ -90,7 +112,8 @@ def run(c, workdir: str, log=say) -> dict:
       world_models[m.name] = (wc, os.path.join(workdir, 'world_models', f'{m.name}-{config_hash(wc, data_key)}'))
 
   def policy_config(method, seed, *options):
-    pc = configs.load('policy', ','.join(p for p in (c.task, method.name, c.policy_arg, *options) if p))
+    pc = configs.load('policy', ','.join(p for p in (c.task, method.name, c.policy_arg, *options, *second_arm) if p))
+    drop_missing_sources(pc, episodes)
     pc.data_dir, pc.seed = data_dir, seed
     pc.world_model_dir = world_models[method.name][1] if method.learner else ''
     if method.pretrain and not options:

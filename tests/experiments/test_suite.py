@@ -31,7 +31,9 @@ def fake_pipeline(monkeypatch):
     if (task, method) == ('knock_down', 'mip') and not os.environ.get('FAKE_FIXED'):
       raise RuntimeError('simulated crash')
     os.makedirs(workdir, exist_ok=True)
-    rate = {'glam_o': 80, 'mip': 60}[method] + len(task)
+    e = c.episodes
+    rate = ({'glam_o': 50, 'mip': 40}[method] + len(task) + 2 * e['kinova'] + e.get('umi', 0)
+            + 5 * e.get('ur5e', 0) // 6)        # smoke sizes: 6-12 episodes; 2 UMI buy one target
     with open(os.path.join(workdir, 'results.json'), 'w') as f:
       json.dump(_fake_results(task, method, rate), f)
 
@@ -45,34 +47,58 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   w = str(tmp_path)
   cells = suite.cells_of(sc, w)
   assert all(c.config.replay_sources == ('umi',) and c.config.task == c.task for c in cells)
-  assert [(c.task, c.method) for c in cells] == [(t, m) for t in sc.tasks for m in ('glam_o', 'mip')]
-  assert len({c.key for c in cells}) == len(cells)
-  # the cells of one task share its data directory, other tasks have their own
-  data = {c.task: c.config.data_dir for c in cells}
-  assert all(c.config.data_dir == data[c.task] for c in cells) and len(set(data.values())) == len(sc.tasks)
+  main = [c for c in cells if c.section == 'main']
+  assert [(c.task, c.method) for c in main] == [(t, m) for t in sc.tasks for m in ('glam_o', 'mip')]
+  scaling = {c.name for c in cells if c.section == 'scaling'}
+  assert scaling == {'scaling/stack_two/mip/k6-u0', 'scaling/stack_two/mip/k9-u0', 'scaling/stack_two/mip/k12-u0',
+                     'scaling/stack_two/glam_o/k6-u0', 'scaling/stack_two/glam_o/k6-u6',
+                     'scaling/stack_two/glam_o/k6-u12', 'scaling/stack_two/glam_o/k9-u12',
+                     'scaling/stack_two/glam_o/k12-u12'}
+  third = [c for c in cells if c.section == 'third_source']
+  assert [c.name for c in third] == ['third_source/lift/glam_o/with_ur5e'] and third[0].config.episodes.ur5e == 6
+  # the scaling point of the smoke recipe (6 + 6) is the main table's stack_two cell: one run serves both
+  shared = [c for c in cells if c.name in ('main/stack_two/glam_o', 'scaling/stack_two/glam_o/k6-u6')]
+  assert len({c.directory(w) for c in shared}) == 1 and len({c.key for c in cells}) == len(cells) - 1
+  # the cells of one recipe share its data directory, other recipes have their own
+  data = {c.task: c.config.data_dir for c in main}
+  assert all(c.config.data_dir == data[c.task] for c in main) and len(set(data.values())) == len(sc.tasks)
+  # scaling recipes: k6-u0 (MIP and GLAM-O), k9-u0, k12-u0, k6-u12, k9-u12, k12-u12 (k6-u6 is main's)
+  assert len({c.config.data_dir for c in cells}) == len(sc.tasks) + 6 + 1
   assert all(c.config.trials == sc.trials and tuple(c.config.seeds) == tuple(sc.seeds) for c in cells)
 
   status = suite.run_cells(cells, w, log=lambda m: None)
-  assert len(fake_pipeline) == 10
+  assert len(fake_pipeline) == 19           # the fake does not skip; the real job finds the shared run done
   assert status['main/knock_down/mip']['status'] == 'failed'
   assert 'simulated crash' in status['main/knock_down/mip']['error']
   assert 'RuntimeError' in open(os.path.join(w, status['main/knock_down/mip']['dir'], 'error.txt')).read()
-  assert sum(s['status'] == 'done' for s in status.values()) == 9
+  assert sum(s['status'] == 'done' for s in status.values()) == 18, {n: s for n, s in status.items() if s['status'] != 'done'}
 
   results = suite.assemble(sc, cells, status, w)
   assert set(results['main']) == set(sc.tasks) and 'mip' not in results['main']['knock_down']
   c = results['comparisons']['lift']['mip']
-  assert c['difference'] == pytest.approx(0.2) and c['trials'] == [100, 100]
-  assert 0.1 < c['detectable_difference'] < 0.25 and c['newcombe_two_sided'][0] > 0
+  assert c['difference'] == pytest.approx(0.1) and c['trials'] == [100, 100]
+  # 72 % against 62 % on 100 trials each: not significant, and below what 100 trials detect
+  ex = results['scaling']['exchange_rate']
+  assert ex['aux_per_target'] == pytest.approx(2.0) and ex['interval'][0] < 2.0 < ex['interval'][1]
+  assert [p['target'] for p in results['scaling']['series']['mip']] == [6, 9, 12]
+  # GLAM-O at 6 target + 12 UMI (50+9+12+12 = 83 %) is beyond MIP's curve (40+9+24 = 73 % at most)
+  assert results['scaling']['mip_matching']['level'] == {'target': 6, 'aux': 12}
+  assert np.isnan(results['scaling']['mip_matching']['episodes'])
+  t = results['third_source']['lift']
+  assert t['with']['successes'] - t['without']['successes'] == 5 and t['comparison']['difference'] == pytest.approx(0.05)
+  assert 0.1 < c['detectable_difference'] < 0.25 and c['newcombe_two_sided'][0] < 0 < c['newcombe_two_sided'][1]
   assert 'mip' not in results['comparisons']['knock_down']
   text = suite_report.markdown(results, 'python tools/run_suite.py', 'abc123')
   assert all(t in text for t in sc.tasks) and 'detectable' in text
-  assert '9 of 10 cells finished' in text and 'main/knock_down/mip: failed (RuntimeError: simulated crash' in text
+  assert '18 of 19 cells finished' in text and 'UMI episodes that buy one target episode' in text
+  assert 'Third source' in text and 'main/knock_down/mip: failed (RuntimeError: simulated crash' in text
   chart = suite_report.main_table_chart(results, str(tmp_path / 'main.png'))
   assert Image.open(tmp_path / 'main.png').size == (chart.shape[1], chart.shape[0])
   heat = suite_report.replay_heatmap(results, str(tmp_path / 'replay.png'))
   rows, cols, rates = suite_report.replay_rows(results)
   assert rows == ['glam_o'] and len(cols) == 5 and np.all(np.isfinite(rates)) and heat is not None
+  suite_report.scaling_chart(results, str(tmp_path / 'scaling.png'))
+  assert [len(p) for _, p in suite_report.scaling_series(results)] == [3, 3, 3]
 
   # a rerun skips the finished cells and retries the failed one
   del fake_pipeline[:]
@@ -83,7 +109,7 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   del fake_pipeline[:]
   sc.trials = 6
   status = suite.run_cells(suite.cells_of(sc, w), w, log=lambda m: None)
-  assert len(fake_pipeline) == 10
+  assert len(fake_pipeline) == 19
 
 
 def test_bad_names_fail_before_any_work(tmp_path, fake_pipeline):
