@@ -53,8 +53,9 @@ def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
   pc.methods = (method,)
   pc.seeds = tuple(sc.seeds)
   pc.trials = sc.trials
-  for source, n in episodes.items():
-    pc.episodes[source] = n
+  with pc.unlocked():                         # command-line configs come locked; a cell may add a source
+    for source, n in episodes.items():
+      pc.episodes[source] = n
   recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size)
   pc.data_dir = os.path.join(workdir, 'data', recipe)
   return pc

@@ -44,6 +44,7 @@ def fake_pipeline(monkeypatch):
 def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   sc = configs.load('suite', 'smoke')
   sc.pipeline.replay_sources = ('umi',)             # the pipeline's fields reach every cell
+  sc.lock()                                         # as the command line gives it
   w = str(tmp_path)
   cells = suite.cells_of(sc, w)
   assert all(c.config.replay_sources == ('umi',) and c.config.task == c.task for c in cells)
