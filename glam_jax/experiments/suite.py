@@ -14,7 +14,10 @@ import os
 import time
 import traceback
 
+import ml_collections
+
 from glam_jax import configs, methods
+from glam_jax.demos import generate
 from glam_jax.eval import scaling, stats
 from glam_jax.experiments import task_pipeline
 from glam_jax.experiments.stages import config_hash, say, write_json
@@ -95,6 +98,23 @@ def cells_of(sc, workdir: str) -> list:
   return main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
 
 
+def link_shared_sources(config, workdir: str, log=say) -> None:
+  """Generates each source dataset of the cell's recipe once per (task, source, episodes, image size) under
+  `<workdir>/sources/` and links it into the cell's data directory, so recipes that differ in one source
+  (the scaling points) share the others; the main job's data stage then finds them complete."""
+  recipe = task_pipeline.recipe_of(config)
+  for source, n in recipe.episodes.items():
+    link = os.path.join(config.data_dir, recipe.task, source)
+    if os.path.lexists(link):
+      continue
+    one = copy.deepcopy(recipe)
+    one.episodes = ml_collections.ConfigDict({source: n})
+    shared = os.path.join(workdir, 'sources', f'{source}-{n}-{config_hash(one)}')
+    generate.generate_recipe(one, shared, log=log)
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(os.path.relpath(os.path.join(shared, recipe.task, source), os.path.dirname(link)), link)
+
+
 def _read_status(path: str) -> dict:
   if not os.path.exists(path):
     return {}
@@ -116,7 +136,9 @@ def run_cells(cells: list, workdir: str, log=say) -> dict:
     log(head + (': its config changed, redoing' if prev and prev['key'] != cell.key else ''))
     t0 = time.time()
     try:
-      task_pipeline.run(copy.deepcopy(cell.config), d, log=lambda m, n=cell.name: log(f'  {n}: {m}'))
+      cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
+      link_shared_sources(cell.config, workdir, cell_log)
+      task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
       status[cell.name] = {'key': cell.key, 'status': 'done', 'dir': os.path.relpath(d, workdir),
                            'seconds': round(time.time() - t0, 1)}
     except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on

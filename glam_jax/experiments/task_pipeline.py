@@ -69,6 +69,14 @@ def recipe_sources(episodes) -> dict:
   return out
 
 
+def recipe_of(c):
+  """The data recipe (experiments/configs/data.py) of pipeline config `c`."""
+  r = configs.load('data', c.task)
+  r.episodes = ml_collections.ConfigDict(recipe_sources(c.episodes))
+  r.image_size = c.image_size
+  return r
+
+
 def drop_missing_sources(config, episodes: dict) -> None:
   """Removes from a model config's mixture the sources the recipe has no episodes of."""
   for name in [n for n in config.sources if n not in episodes]:
@@ -91,11 +99,7 @@ def run(c, workdir: str, log=say) -> dict:
   stages = Stages(workdir, log)
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
 
-  def recipe():
-    r = configs.load('data', c.task)
-    r.episodes = ml_collections.ConfigDict(episodes)
-    r.image_size = c.image_size
-    return r
+  recipe = lambda: recipe_of(c)
 
   def world_model_config(method):
     wc = configs.load('world_model', ','.join(p for p in (c.task, method.name, c.world_model_arg, *second_arm) if p))

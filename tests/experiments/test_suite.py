@@ -37,7 +37,15 @@ def fake_pipeline(monkeypatch):
     with open(os.path.join(workdir, 'results.json'), 'w') as f:
       json.dump(_fake_results(task, method, rate), f)
 
+  def generate_recipe(recipe, data_dir, log=print):
+    (source, n), = recipe.episodes.items()
+    out = os.path.join(data_dir, recipe.task, source)
+    if not os.path.exists(out):                         # the real one skips complete datasets too
+      calls.append(('generate', recipe.task, source, n))
+      os.makedirs(out)
+
   monkeypatch.setattr(task_pipeline, 'run', run)
+  monkeypatch.setattr(suite.generate, 'generate_recipe', generate_recipe)
   return calls
 
 
@@ -68,7 +76,14 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   assert all(c.config.trials == sc.trials and tuple(c.config.seeds) == tuple(sc.seeds) for c in cells)
 
   status = suite.run_cells(cells, w, log=lambda m: None)
-  assert len(fake_pipeline) == 19           # the fake does not skip; the real job finds the shared run done
+  generated = [c[1:] for c in fake_pipeline if c[0] == 'generate']
+  runs = [c for c in fake_pipeline if c[0] != 'generate']
+  # each (task, source, episodes) once: 5 tasks x 6 + 6, then stack_two's 9 and 12 target and 12 UMI, lift's 6 UR5e
+  assert len(generated) == len(set(generated)) == 14, generated
+  assert ('stack_two', 'kinova', 12) in generated and ('lift', 'ur5e', 6) in generated
+  link = os.path.join(third[0].config.data_dir, 'lift', 'kinova')
+  assert os.path.islink(link) and os.path.samefile(link, os.path.join(main[0].config.data_dir, 'lift', 'kinova'))
+  assert len(runs) == 19           # the fake does not skip; the real job finds the shared run done
   assert status['main/knock_down/mip']['status'] == 'failed'
   assert 'simulated crash' in status['main/knock_down/mip']['error']
   assert 'RuntimeError' in open(os.path.join(w, status['main/knock_down/mip']['dir'], 'error.txt')).read()
@@ -105,7 +120,7 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   del fake_pipeline[:]
   monkeypatch.setenv('FAKE_FIXED', '1')
   status = suite.run_cells(cells, w, log=lambda m: None)
-  assert fake_pipeline == [('knock_down', 'mip')] and status['main/knock_down/mip']['status'] == 'done'
+  assert fake_pipeline == [('knock_down', 'mip')]                 # its data was linked before: no generation and status['main/knock_down/mip']['status'] == 'done'
   # a changed setting redoes exactly the cells it changes
   del fake_pipeline[:]
   sc.trials = 6
