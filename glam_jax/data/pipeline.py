@@ -152,7 +152,7 @@ class _Loader:
   def __call__(self, row) -> dict:
     ep, t = int(row[0]), int(row[1])
     out = {'obs': self._obs(ep, t), 'proprio': self._proprio(ep, t), 'is_target': np.bool_(self.is_target),
-           'source': np.int32(self.index)}
+           'source': np.int32(self.index), 'episode': np.int32(ep), 'step': np.int32(t)}   # ids, for errors
     if self.config.stage == 1:
       out['next_obs'] = self._obs(ep, t + 1)
       out['next_proprio'] = self._proprio(ep, t + 1)

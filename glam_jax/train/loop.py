@@ -38,16 +38,40 @@ def _mean_metrics(rows: list) -> dict:
   return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
+class NonFiniteError(FloatingPointError):
+  """A training step produced a NaN or Inf; its update was not applied."""
+
+
 def make_train_step(learner: Learner, tx: optax.GradientTransformation, base: jax.Array) -> Callable:
-  """The jit-able update; the step's random key is `fold_in(base, step)`, so a resumed run replays it."""
+  """The jit-able update; the step's random key is `fold_in(base, step)`, so a resumed run replays it. A
+  step whose loss terms or gradient norm are not finite leaves the state as it was (`finite` False), so
+  the state the loop may still checkpoint is the last good one."""
 
   def train_step(state: state_lib.TrainState, batch):
     rng = jax.random.fold_in(base, state.step)
     (_, out), grads = jax.value_and_grad(learner.loss, has_aux=True)(state.params, batch, rng)
     out = {**out, 'grad_norm': optax.global_norm(grads)}
-    return state_lib.apply_gradients(state, grads, tx), out
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(out)]))
+    updated = state_lib.apply_gradients(state, grads, tx)
+    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), updated, state)
+    return kept, {**out, 'finite': finite}
 
   return train_step
+
+
+def check_finite(rows: list, first_step: int, ids: list, source_names: list, last_good) -> None:
+  """Raises NonFiniteError at the first of `rows` (the metrics of steps first_step, first_step + 1, ...)
+  that is not finite, naming its step, its non-finite terms and its batch's (source, episode, step) ids."""
+  for i, row in enumerate(rows):
+    if bool(row['finite']):
+      continue
+    terms = [k for k, v in row.items() if k != 'finite' and not np.all(np.isfinite(v))]
+    src, ep, t = ids[i]
+    bad = [f'({source_names[a]}, {b}, {c})' for a, b, c in zip(src, ep, t)]
+    raise NonFiniteError(
+        f'step {first_step + i}: non-finite {", ".join(terms)}; its update was not applied. The batch held '
+        f'(source, episode, step) {", ".join(bad[:16])}' + (f' and {len(bad) - 16} more' if len(bad) > 16 else '')
+        + (f'. The last good checkpoint is step {last_good}.' if last_good else '. No checkpoint was saved yet.'))
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -103,7 +127,8 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   eval_fn = jax.jit(lambda p, b: learner.loss(p, b, eval_key)[1], in_shardings=(repl, data_sharding),
                     out_shardings=repl)
 
-  last, last_eval, pending = {}, {}, []
+  last, last_eval, pending, pending_ids = {}, {}, [], []
+  source_names = [os.path.basename(os.path.normpath(s.path)) for s in train_data.sources]
   data_s, t_window = 0.0, time.time()
   bar = tqdm(total=config.num_steps, initial=start, disable=not progress or jax.process_index() != 0,
              desc=os.path.basename(os.path.normpath(workdir)), dynamic_ncols=True)
@@ -111,24 +136,31 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   try:
     while step < config.num_steps:
       t = time.time()
-      batch = sharding.global_batch(next(iterator), mesh)
+      host = next(iterator)
+      batch = sharding.global_batch(host, mesh)
       data_s += time.time() - t
       state, out = step_fn(state, batch)
       pending.append(out)
+      pending_ids.append(tuple(np.asarray(host[k]) for k in ('source', 'episode', 'step')))
       step += 1
       bar.update(1)
-      if step % config.log_every == 0 or step == config.num_steps:
-        rows = jax.device_get(pending)
+      saving = step % config.checkpoint_every == 0 or step == config.num_steps
+      log_now = step % config.log_every == 0 or step == config.num_steps
+      if saving or log_now:                           # never log or save past a non-finite step
+        fetched = jax.device_get(pending)
+        check_finite(fetched, step - len(pending) + 1, pending_ids, source_names, ckpt.latest_step())
+      if log_now:
+        rows = [{k: v for k, v in r.items() if k != 'finite'} for r in fetched]
         elapsed = time.time() - t_window
         last = {**_mean_metrics(rows), 'steps_per_s': len(rows) / elapsed,
                 'data_wait_fraction': data_s / elapsed}
         writer.write(step, last, 'train/')
         bar.set_postfix(loss=f'{last["loss"]:.4f}')
-        pending, data_s, t_window = [], 0.0, time.time()
+        pending, pending_ids, data_s, t_window = [], [], 0.0, time.time()
       if eval_data is not None and (step % config.eval_every == 0 or step == config.num_steps):
         last_eval = evaluate(eval_fn, state.params, eval_ds, config.eval_batches, mesh)
         writer.write(step, last_eval, 'eval/')
-      if step % config.checkpoint_every == 0 or step == config.num_steps:
+      if saving:
         ckpt.save(step, state, iterator, force=step == config.num_steps)
   except KeyboardInterrupt:
     if step > start and ckpt.latest_step() != step:

@@ -38,7 +38,7 @@ def _config(data_dir, **overrides):
   c.data_dir = data_dir
   c.image_keys = ('overhead/rgb', 'overhead/mask')
   c.model.conv_features = (8, 16)
-  c.update(batch_size=8, num_steps=12, log_every=1, checkpoint_every=4, eval_every=6, **overrides)
+  c.update({**dict(batch_size=8, num_steps=12, log_every=1, checkpoint_every=4, eval_every=6), **overrides})
   return c
 
 
@@ -106,3 +106,46 @@ def test_bad_config_errors(data_dir):
   c = _config(data_dir, target='ur5e')
   with pytest.raises(ValueError, match='target source'):
     experiment.build(c)
+
+
+class _Poisoned:
+  """A learner whose loss is NaN on any batch holding one (source, episode, step) transition."""
+
+  def __init__(self, inner, ids):
+    self.inner, self.ids = inner, ids
+
+  def init(self, rng, batch):
+    return self.inner.init(rng, batch)
+
+  def loss(self, params, batch, rng):
+    import jax.numpy as jnp
+    loss, m = self.inner.loss(params, batch, rng)
+    s, e, t = self.ids
+    hit = jnp.any((batch['source'] == s) & (batch['episode'] == e) & (batch['step'] == t))
+    nan = jnp.where(hit, jnp.nan, 0.0)
+    return loss + nan, {**m, 'loss': m['loss'] + nan}
+
+
+def test_nan_stops_naming_step_term_and_batch_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+  import jax
+  import numpy as np
+  from glam_jax.data import pipeline
+  c = _config(data_dir, checkpoint_every=2, log_every=4, num_steps=12)
+  learner, train_data, _ = experiment.build(c)
+  it = pipeline.make_iterator(pipeline.make_dataset(train_data)[0], train_data)
+  batches = [next(it) for _ in range(12)]
+  poison = tuple(int(batches[5][k][0]) for k in ('source', 'episode', 'step'))      # first held at step 6
+  first = next(i + 1 for i, b in enumerate(batches)
+               if any((b['source'] == poison[0]) & (b['episode'] == poison[1]) & (b['step'] == poison[2])))
+  good_ckpt = (first - 1) // 2 * 2
+  with pytest.raises(loop.NonFiniteError) as err:
+    loop.train(c, _Poisoned(learner, poison), train_data, str(tmp_path), progress=False)
+  message = str(err.value)
+  assert message.startswith(f'step {first}: non-finite loss;')      # the gradient stayed finite
+  assert f'({"kinova" if poison[0] == 0 else "umi"}, {poison[1]}, {poison[2]})' in message
+  assert f'last good checkpoint is step {good_ckpt}' in message
+  steps = sorted(int(s) for s in os.listdir(tmp_path / 'checkpoints') if s.isdigit())
+  assert steps[-1] == good_ckpt                       # nothing saved at or past the bad step
+  _, params, _ = experiment.load(str(tmp_path))
+  assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(params))
+  assert max(_losses(str(tmp_path)), default=0) < first   # no metrics logged past it either
