@@ -23,22 +23,42 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
-  def save(self, step: int, state, iterator=None, force: bool = False) -> None:
+  def save(self, step: int, state, iterator=None, force: bool = False, layout: dict | None = None) -> None:
+    """`layout`: how the iterator reads (worker and process counts); a restore under another is refused."""
     items = {'state': ocp.args.StandardSave(state)}
     if iterator is not None:
       items['data'] = grain.checkpoint.CheckpointSave(iterator)
+    if layout is not None:
+      items['layout'] = ocp.args.JsonSave(layout)
     self.manager.save(step, args=ocp.args.Composite(**items), force=force)
 
-  def restore(self, state_like, iterator=None, step: int | None = None):
+  def restore(self, state_like, iterator=None, step: int | None = None, layout: dict | None = None):
     """(state, iterator) at `step` (default: the latest), arrays placed like `state_like`'s (arrays, or
-    `jax.ShapeDtypeStruct`s with shardings)."""
+    `jax.ShapeDtypeStruct`s with shardings). With `layout`, an iterator saved under another layout is refused:
+    Grain would restore it and silently yield other batches than the saved run would have."""
     step = self.latest_step() if step is None else step
+    if iterator is not None and layout is not None:
+      self.check_layout(step, layout)
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state_like)
     items = {'state': ocp.args.StandardRestore(abstract)}
     if iterator is not None:
       items['data'] = grain.checkpoint.CheckpointRestore(iterator)
     out = self.manager.restore(step, args=ocp.args.Composite(**items))
     return out['state'], (out['data'] if iterator is not None else None)
+
+  def check_layout(self, step: int, layout: dict) -> None:
+    path = os.path.join(self.directory, str(step), 'layout')
+    if not os.path.exists(path):
+      return                                  # saved before layouts were recorded
+    saved = self.manager.restore(step, args=ocp.args.Composite(layout=ocp.args.JsonRestore()))['layout']
+    diff = {k: (saved.get(k), v) for k, v in layout.items() if saved.get(k) != v}
+    if diff:
+      what = '; '.join(f'{k}: saved with {a}, now {b}' for k, (a, b) in diff.items())
+      raise ValueError(
+          f'{self.directory}/{step}: the data iterator was saved under another layout ({what}); restored '
+          'under this one it would yield other batches than the interrupted run. Resume with the saved '
+          f'values (e.g. --config.num_workers={saved.get("num_workers")} on {saved.get("process_count")} '
+          'process(es)), or start a new workdir.')
 
   def wait(self) -> None:
     self.manager.wait_until_finished()

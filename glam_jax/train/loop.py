@@ -105,8 +105,9 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
 
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
   start = ckpt.latest_step() or 0
+  layout = {'num_workers': train_data.num_workers, 'process_count': jax.process_count()}
   if start:
-    state, iterator = ckpt.restore(state, iterator, start)
+    state, iterator = ckpt.restore(state, iterator, start, layout)
   elif config.get('init_from'):
     exclude = tuple(config.get('init_from_exclude', ())) + tuple(getattr(learner, 'fresh_on_init', ()))
     params, report = init_from(state.params, config.init_from, config.get('init_from_key', ''), exclude)
@@ -161,11 +162,11 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
         last_eval = evaluate(eval_fn, state.params, eval_ds, config.eval_batches, mesh)
         writer.write(step, last_eval, 'eval/')
       if saving:
-        ckpt.save(step, state, iterator, force=step == config.num_steps)
+        ckpt.save(step, state, iterator, force=step == config.num_steps, layout=layout)
   except KeyboardInterrupt:
     if step > start and ckpt.latest_step() != step:
       print(f'\ninterrupted: saving step {step} to {ckpt.directory}', flush=True)
-      ckpt.save(step, state, iterator, force=True)
+      ckpt.save(step, state, iterator, force=True, layout=layout)
     raise
   finally:
     bar.close()

@@ -149,3 +149,14 @@ def test_nan_stops_naming_step_term_and_batch_and_keeps_the_last_good_checkpoint
   _, params, _ = experiment.load(str(tmp_path))
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(params))
   assert max(_losses(str(tmp_path)), default=0) < first   # no metrics logged past it either
+
+
+def test_resuming_under_another_worker_count_is_refused(data_dir, tmp_path):
+  c = _config(data_dir, num_steps=4, checkpoint_every=4, num_workers=0)
+  learner, train_data, _ = experiment.build(c)
+  loop.train(c, learner, train_data, str(tmp_path), progress=False)
+  more = _config(data_dir, num_steps=8, checkpoint_every=4, num_workers=2)
+  learner, train_data, _ = experiment.build(more)
+  with pytest.raises(ValueError, match=r'num_workers: saved with 0, now 2.*--config.num_workers=0'):
+    loop.train(more, learner, train_data, str(tmp_path), progress=False)
+  assert max(_losses(str(tmp_path))) == 4                  # nothing trained under the wrong layout
