@@ -51,10 +51,11 @@ def main(argv):
   sc = _CONFIG.value
   sc.tasks = task_pipeline.comma_list(sc.tasks)
   sc.methods = task_pipeline.comma_list(sc.methods)
+  sc.third_source.tasks = task_pipeline.comma_list(sc.third_source.tasks)     # '' skips the section
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
+  cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
   os.makedirs(workdir, exist_ok=True)
   compile_cache.enable()
-  cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
   status = suite.run_cells(cells, workdir)
   results = suite.assemble(sc, cells, status, workdir)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '

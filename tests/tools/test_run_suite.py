@@ -1,5 +1,6 @@
-"""The smoke suite end to end on every task (slow: each task compiles its own simulator programs), and the
-same command on the same machine gives the same success counts."""
+"""The smoke suite end to end on every task, with the scaling and third-source sections (slow: each task
+compiles its own simulator programs), and the same command on the same machine gives the same success
+counts."""
 import json
 import os
 import subprocess
@@ -27,12 +28,14 @@ def test_smoke_suite_covers_every_task_and_repeats_itself(tmp_path):
     assert set(results['main'][task]) == {'glam_o', 'mip'}
     assert results['comparisons'][task]['mip']['trials'] == [4, 4]
   report = open(tmp_path / 'a' / 'report.md').read()
-  assert all(t in report for t in TASKS) and '10 of 10 cells finished' in report
-  assert os.path.exists(tmp_path / 'a' / 'main_table.png') and os.path.exists(tmp_path / 'a' / 'replay.png')
+  assert all(t in report for t in TASKS) and '19 of 19 cells finished' in report
+  assert 'exchange_rate' in results['scaling'] and results['third_source']['lift']['with']['trials'] == 4
+  for png in ('main_table.png', 'replay.png', 'scaling.png'):
+    assert os.path.exists(tmp_path / 'a' / png)
   again = _suite(tmp_path / 'a')
-  assert again.returncode == 0 and again.stdout.count('skipped') == 10
+  assert again.returncode == 0 and again.stdout.count('skipped') == 19
   # the same command in a new directory: the same counts (one task, to keep it short)
-  other = _suite(tmp_path / 'b', '--config.tasks=lift')
+  other = _suite(tmp_path / 'b', '--config.tasks=lift', '--config.scaling.task=', '--config.third_source.tasks=')
   assert other.returncode == 0, other.stderr[-3000:]
   repeat = json.load(open(tmp_path / 'b' / 'results.json'))['main']['lift']
   for m in ('glam_o', 'mip'):
