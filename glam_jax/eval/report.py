@@ -56,6 +56,24 @@ def _methods(results: dict) -> dict:
   return methods
 
 
+def rate_axes(draw, box, title: str, small, title_font):
+  """A titled 0-1 rate axis with grid lines and ticks in `box` (x0, y_top, x1, y_bottom) -> y_of(rate)."""
+  x0, y_top, x1, y_bottom = box
+
+  def y_of(rate: float) -> int:
+    return int(round(y_bottom - min(max(rate, 0.0), 1.0) * (y_bottom - y_top)))
+
+  draw.text(((x0 + x1) / 2, 8), title, fill=TEXT_COLOUR, font=title_font, anchor='ma')
+  for tick in np.linspace(0.0, 1.0, 6):
+    y = y_of(tick)
+    draw.line([(x0, y), (x1, y)], fill=GRID_COLOUR)
+    draw.line([(x0 - 5, y), (x0, y)], fill=AXIS_COLOUR)
+    draw.text((x0 - 8, y), f'{tick:.1f}', fill=TEXT_COLOUR, font=small, anchor='rm')
+  draw.line([(x0, y_top), (x0, y_bottom)], fill=AXIS_COLOUR)
+  draw.line([(x0, y_bottom), (x1, y_bottom)], fill=AXIS_COLOUR)
+  return y_of
+
+
 def bar_chart(results: dict, path: str, size: tuple = CHART_SIZE) -> np.ndarray:
   """Success rate per method as bars on a 0–1 axis, with 95 % Wilson error bars, the method's name and
   its k/n under each bar. Writes a PNG to `path` and returns the (H, W, 3) uint8 image."""
@@ -67,16 +85,8 @@ def bar_chart(results: dict, path: str, size: tuple = CHART_SIZE) -> np.ndarray:
   x0, x1 = _MARGIN['left'], width - _MARGIN['right']
   y_top, y_bottom = _MARGIN['top'], height - _MARGIN['bottom']
 
-  def y_of(rate: float) -> int:
-    return int(round(y_bottom - min(max(rate, 0.0), 1.0) * (y_bottom - y_top)))
-
   title = f"{results.get('task', '')}: success rate (95 % Wilson interval)".lstrip(': ')
-  draw.text(((x0 + x1) / 2, 8), title, fill=TEXT_COLOUR, font=title_font, anchor='ma')
-  for tick in np.linspace(0.0, 1.0, 6):
-    y = y_of(tick)
-    draw.line([(x0, y), (x1, y)], fill=GRID_COLOUR)
-    draw.line([(x0 - 5, y), (x0, y)], fill=AXIS_COLOUR)
-    draw.text((x0 - 8, y), f'{tick:.1f}', fill=TEXT_COLOUR, font=small, anchor='rm')
+  y_of = rate_axes(draw, (x0, y_top, x1, y_bottom), title, small, title_font)
   draw.text((14, (y_top + y_bottom) / 2), 'rate', fill=TEXT_COLOUR, font=small, anchor='mm')
 
   slot = (x1 - x0) / len(methods)

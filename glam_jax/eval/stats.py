@@ -40,6 +40,14 @@ def newcombe(s1: int, n1: int, s2: int, n2: int, confidence: float = 0.95, two_s
   return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
+def compare(a: dict, b: dict, confidence: float = 0.95) -> dict:
+  """Arm `a` against arm `b` (success blocks with `successes` and `trials`): Newcombe's two-sided interval
+  of p_a - p_b and its one-sided lower bound ("a better than b" when above 0)."""
+  args = (a['successes'], a['trials'], b['successes'], b['trials'])
+  return {'newcombe_two_sided': list(newcombe(*args, confidence=confidence)),
+          'newcombe_one_sided_low': newcombe(*args, confidence=confidence, two_sided=False)[0]}
+
+
 def mean_std(values) -> tuple:
   """Mean and sample standard deviation (ddof 1; 0 for a single value) over seeds."""
   v = np.asarray(values, np.float64)

@@ -50,7 +50,7 @@ def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
   """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
   this task and method, the suite's seeds and trials, and a data directory shared by every cell with the
   same data recipe."""
-  configs.load('pipeline', task)              # an unknown task fails here, listing the valid ones
+  configs.parse_arg(task, ())                 # an unknown task fails here, listing the valid ones
   pc = copy.deepcopy(sc.pipeline)
   pc.task = task
   pc.methods = (method,)
@@ -155,10 +155,7 @@ def run_cells(cells: list, workdir: str, log=say) -> dict:
 def comparison(a: dict, b: dict) -> dict:
   """Reference arm `a` against arm `b` (pooled success blocks): Newcombe's intervals, trials per arm and
   the smallest difference those trials detect with 80 % power at the reference's rate."""
-  args = (a['successes'], a['trials'], b['successes'], b['trials'])
-  return {'difference': a['rate'] - b['rate'], 'newcombe_two_sided': list(stats.newcombe(*args)),
-          'newcombe_one_sided_low': stats.newcombe(*args, two_sided=False)[0],
-          'trials': [a['trials'], b['trials']],
+  return {'difference': a['rate'] - b['rate'], **stats.compare(a, b), 'trials': [a['trials'], b['trials']],
           'detectable_difference': stats.detectable_difference(a['rate'], a['trials'], b['trials'])}
 
 

@@ -14,22 +14,6 @@ PALETTE = ((66, 114, 196), (237, 125, 49), (112, 173, 71), (165, 165, 165), (255
            (158, 72, 14), (99, 99, 99), (38, 68, 120), (67, 104, 43))
 
 
-def _axes(draw, box, title, font, title_font):
-  """A 0-1 rate axis with grid lines in `box` (x0, y_top, x1, y_bottom); returns y_of(rate)."""
-  x0, y_top, x1, y_bottom = box
-
-  def y_of(rate: float) -> int:
-    return int(round(y_bottom - min(max(rate, 0.0), 1.0) * (y_bottom - y_top)))
-
-  draw.text(((x0 + x1) / 2, 8), title, fill=report.TEXT_COLOUR, font=title_font, anchor='ma')
-  for tick in np.linspace(0.0, 1.0, 6):
-    draw.line([(x0, y_of(tick)), (x1, y_of(tick))], fill=report.GRID_COLOUR)
-    draw.text((x0 - 8, y_of(tick)), f'{tick:.1f}', fill=report.TEXT_COLOUR, font=font, anchor='rm')
-  draw.line([(x0, y_top), (x0, y_bottom)], fill=report.AXIS_COLOUR)
-  draw.line([(x0, y_bottom), (x1, y_bottom)], fill=report.AXIS_COLOUR)
-  return y_of
-
-
 def main_table_chart(results: dict, path: str, height: int = 440) -> np.ndarray:
   """Grouped bars: one group per task, one bar per method (legend on top), 95 % Wilson error bars."""
   tasks = [t for t in results['tasks'] if t in results['main']]
@@ -41,7 +25,7 @@ def main_table_chart(results: dict, path: str, height: int = 440) -> np.ndarray:
   draw = ImageDraw.Draw(img)
   font, title_font = report.font(13), report.font(16)
   box = (64, 70, width - 24, height - 50)
-  y_of = _axes(draw, box, 'success rate per task (95 % Wilson interval)', font, title_font)
+  y_of = report.rate_axes(draw, box, 'success rate per task (95 % Wilson interval)', font, title_font)
   for i, name in enumerate(names):                       # legend
     x = 64 + i * ((width - 88) // len(names))
     draw.rectangle([x, 34, x + 12, 46], fill=PALETTE[i % len(PALETTE)])
@@ -134,7 +118,7 @@ def scaling_chart(results: dict, path: str, size: tuple = (640, 440)) -> np.ndar
   draw = ImageDraw.Draw(img)
   font = report.font(13)
   box = (64, 90, width - 24, height - 50)
-  y_of = _axes(draw, box, f"data scaling on {results['scaling']['task']} (95 % Wilson interval)", font,
+  y_of = report.rate_axes(draw, box, f"data scaling on {results['scaling']['task']} (95 % Wilson interval)", font,
                report.font(16))
   xs = [x for _, pts in series for x, _ in pts]
   lo, hi = min(xs), max(xs)

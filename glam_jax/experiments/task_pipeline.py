@@ -32,10 +32,7 @@ def comparisons(results: dict, names) -> list:
   for i, first in enumerate(names):
     a = results[first]['success']
     for other in names[i + 1:]:
-      b = results[other]['success']
-      args = (a['successes'], a['trials'], b['successes'], b['trials'])
-      rows.append({'a': first, 'b': other, 'newcombe_two_sided': list(stats.newcombe(*args)),
-                   'newcombe_one_sided_low': stats.newcombe(*args, two_sided=False)[0]})
+      rows.append({'a': first, 'b': other, **stats.compare(a, results[other]['success'])})
   return rows
 
 
