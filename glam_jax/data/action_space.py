@@ -54,26 +54,48 @@ def learning_actions(space: str, episode: dict, num_arms: int, normalizer) -> np
   return out
 
 
+def to_command(space: str, action: jnp.ndarray, normalizer, num_arms: int) -> jnp.ndarray:
+  """Learning actions (..., action_dim) -> commands in the env's units, which need no statistics to execute:
+  `delta`: the actions; `joint_target`: the joint targets de-standardised (gripper entries unchanged)."""
+  if check(space) == 'delta':
+    return action
+  cols = joint_columns(action.shape[-1], num_arms)
+  return action.at[..., cols].set(normalizer.denormalize('joint_target', action[..., cols]))
+
+
+def command_to_env(space: str, command: jnp.ndarray, current_target: jnp.ndarray, max_delta: jnp.ndarray,
+                   num_arms: int) -> jnp.ndarray:
+  """One command (action_dim,) -> the env action that executes it from the current joint targets."""
+  if check(space) == 'delta':
+    return jnp.clip(command, -1.0, 1.0)
+  cols = joint_columns(command.shape[-1], num_arms)
+  return jnp.clip(command.at[cols].set((command[cols] - current_target) / max_delta), -1.0, 1.0)
+
+
 def to_env_action(space: str, action: jnp.ndarray, current_target: jnp.ndarray, max_delta: jnp.ndarray,
                   normalizer, num_arms: int) -> jnp.ndarray:
   """One learning action (action_dim,) -> the env action that executes it from the current joint targets."""
-  if check(space) == 'delta':
-    return jnp.clip(action, -1.0, 1.0)
-  cols = joint_columns(action.shape[-1], num_arms)
-  target = normalizer.denormalize('joint_target', action[cols])
-  return jnp.clip(action.at[cols].set((target - current_target) / max_delta), -1.0, 1.0)
+  return command_to_env(space, to_command(space, action, normalizer, num_arms), current_target, max_delta,
+                        num_arms)
 
 
-def env_converter(space: str, env, normalizer):
-  """fn(state, action) -> env action for `env` (jit-friendly; the arm's limits are static)."""
+def command_converter(space: str, env):
+  """fn(state, command) -> env action for `env`: the part of execution that depends on the env alone, so a
+  program built on it is the same for every policy (jit-friendly; the arm's limits are static)."""
   check(space)
   if space == 'joint_target' and not all(a.has_proprio for a in env.arms):
     raise ValueError(f'action_space="joint_target" needs joint targets; {env.embodiment} has none')
   max_delta = jnp.concatenate([jnp.asarray(a.max_delta, jnp.float32) for a in env.arms])
   num_arms = len(env.arms)
 
-  def convert(state, action):
+  def convert(state, command):
     current = state.obs.get('joint_target') if space == 'joint_target' else None
-    return to_env_action(space, action, current, max_delta, normalizer, num_arms)
+    return command_to_env(space, command, current, max_delta, num_arms)
 
   return convert
+
+
+def env_converter(space: str, env, normalizer):
+  """fn(state, learning action) -> env action for `env` (jit-friendly)."""
+  convert, num_arms = command_converter(space, env), len(env.arms)
+  return lambda state, action: convert(state, to_command(space, action, normalizer, num_arms))

@@ -1,4 +1,4 @@
-"""Batched scripted episodes: one jitted, vmapped `lax.scan` of demonstrator + env, then rendering.
+"""Batched scripted episodes: one jitted, vmapped scan (`opaque_scan`) of demonstrator + env, then rendering.
 
 Physics runs without rendering and records each step's geometry poses; images are rendered afterwards only
 for the steps that are kept (successful episodes, up to where the demonstrator finished), in one batched
@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from glam_jax import opaque_scan
 from glam_jax.demos.scripted import ScriptedDemonstrator
 from glam_jax.sim import camera
 from glam_jax.sim.env import Env
@@ -52,7 +53,7 @@ def make_collector(env: Env, num_steps: int | None = None):
       rec.update(success=s.info['success'], finished=d.finished)
       return (s, d), rec
 
-    _, rec = jax.lax.scan(body, (state, d), None, length=num_steps)
+    _, rec = opaque_scan.scan(body, (state, d), length=num_steps)
     return rec
 
   return jax.jit(jax.vmap(one))

@@ -1,24 +1,28 @@
-"""Closed-loop evaluation at scale: controller, rendering and physics of N environments in one jitted
-`lax.scan`, vmapped over environments and sharded over devices, run in fixed-size chunks of N.
+"""Closed-loop evaluation at scale: N environments vmapped and sharded over devices, in fixed-size chunks of
+N, each episode a host loop of two compiled programs.
 
 A controller (see `controllers`) has a replanning `period`: every `period` steps `plan` runs (for a
 learned policy: render the views, infer an action chunk), and every step `act` emits one action (for a
-policy: the next entry of its chunk). The episode is an outer scan over plans and an inner scan over the
-steps of each plan, so the expensive part runs once per plan, not once per step as a `lax.cond` under
-`vmap` would.
+policy: the next entry of its chunk). `plan` is one program and the `period` steps of `act` + physics are
+another (an `opaque_scan`), called in turn from Python. Not one scan of plans around a scan of steps: XLA
+CPU compiled the MJX step inside such nested loops into a program that grew past 8 GB of memory for
+pick_place (see `opaque_scan`). The step program takes no policy parameters, so it is the same program for
+every policy of an env and period, and the persistent compilation cache serves it to every method after
+the first.
 
 Trial i always resets from `fold_in(PRNGKey(seed), i)`, whatever the chunk size or device count, so two
 methods evaluated with the same seed face the same N initial placements.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from glam_jax import opaque_scan
 from glam_jax.sim.env import Env, State
 from glam_jax.train import sharding
 
@@ -28,13 +32,23 @@ class Controller(Protocol):
 
   def init(self, params, state: State, rng: jax.Array) -> Any: ...
   def plan(self, params, carry, state: State, rng: jax.Array) -> Any: ...
-  def act(self, params, carry, state: State, i: jax.Array) -> tuple[Any, jax.Array]: ...
+  def act(self, carry, state: State, i: jax.Array) -> tuple[Any, jax.Array]: ...
 
 
-def make_episode_fn(env: Env, controller: Controller, num_steps: int):
-  """jit(vmap) fn(params, keys (N, 2)) -> per-step records, each (N, num_steps, ...): `action`, `success`,
-  `tcp` (TCP positions, (A, 3) per step), `geom_xpos`, `geom_xmat` (for pictures). Step 0 is after the
-  first action; the reset state is not recorded."""
+class EpisodeFns(NamedTuple):
+  """The compiled pieces of a batch of episodes (every array has a leading batch axis N):
+  reset(params, keys (N, 2)) -> (state, carry, plan keys (N, num_plans, 2));
+  plan(params, carry, state, keys (N, 2)) -> carry;
+  steps(carry, state) -> (carry, state, records (N, period, ...))."""
+  reset: Any
+  plan: Any
+  steps: Any
+  num_plans: int
+
+
+def make_episode_fns(env: Env, controller: Controller, num_steps: int) -> EpisodeFns:
+  """Records per step: `action`, `success`, `tcp` (TCP positions, (A, 3)), `geom_xpos`, `geom_xmat` (for
+  pictures). Step 0 is after the first action; the reset state is not recorded."""
   period = controller.period
   num_plans = -(-num_steps // period)
 
@@ -43,28 +57,36 @@ def make_episode_fn(env: Env, controller: Controller, num_steps: int):
     return {'action': action, 'success': s.info['success'], 'tcp': tcp, 'geom_xpos': s.data.geom_xpos,
             'geom_xmat': s.data.geom_xmat}
 
-  def one(params, key):
+  def reset(params, key):
     k_reset, k_ctrl = jax.random.split(key)
     state = env.reset(k_reset)
     k_init, k_plan = jax.random.split(k_ctrl)
-    carry = controller.init(params, state, k_init)
+    return state, controller.init(params, state, k_init), jax.random.split(k_plan, num_plans)
 
-    def plan_step(c, k):
+  def steps(carry, state):
+    def step(c, i):
       s, carry = c
-      carry = controller.plan(params, carry, s, k)
+      carry, action = controller.act(carry, s, i)
+      s = env.step(s, action)
+      return (s, carry), record(s, action)
 
-      def step(c2, i):
-        s, carry = c2
-        carry, action = controller.act(params, carry, s, i)
-        s = env.step(s, action)
-        return (s, carry), record(s, action)
+    (state, carry), rec = opaque_scan.scan(step, (state, carry), jnp.arange(period))
+    return carry, state, rec
 
-      return jax.lax.scan(step, (s, carry), jnp.arange(period))
+  return EpisodeFns(reset=jax.jit(jax.vmap(reset, in_axes=(None, 0))),
+                    plan=jax.jit(jax.vmap(controller.plan, in_axes=(None, 0, 0, 0))),
+                    steps=jax.jit(jax.vmap(steps), donate_argnums=(1,)), num_plans=num_plans)
 
-    _, rec = jax.lax.scan(plan_step, (state, carry), jax.random.split(k_plan, num_plans))
-    return jax.tree.map(lambda x: x.reshape((num_plans * period,) + x.shape[2:])[:num_steps], rec)
 
-  return jax.jit(jax.vmap(one, in_axes=(None, 0)))
+def run_episodes(fns: EpisodeFns, params, keys: jax.Array, num_steps: int) -> dict:
+  """One batch of episodes from reset keys (N, 2) -> records, each (N, num_steps, ...) on the device."""
+  state, carry, plan_keys = fns.reset(params, keys)
+  recs = []
+  for p in range(fns.num_plans):
+    carry = fns.plan(params, carry, state, plan_keys[:, p])
+    carry, state, rec = fns.steps(carry, state)
+    recs.append(rec)
+  return jax.tree.map(lambda *xs: jnp.concatenate(xs, 1)[:, :num_steps], *recs)
 
 
 def episode_success(success: np.ndarray) -> np.ndarray:
@@ -91,7 +113,7 @@ def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 
   # grew past 7 GB of memory, with 2 it peaked at 0.8 GB; the extra episodes are padding, discarded below
   per_device = max(2, -(-min(chunk, trials) // mesh.size))
   chunk = per_device * mesh.size
-  run = make_episode_fn(env, controller, num_steps)
+  fns = make_episode_fns(env, controller, num_steps)
   shard = sharding.batch_sharding(mesh)
   params = jax.device_put(params, sharding.replicated(mesh))
   base = jax.random.PRNGKey(seed)
@@ -99,7 +121,7 @@ def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 
   for start in tqdm(range(0, trials, chunk), desc=f'evaluate {env.task.name} x{trials}', unit='chunk',
                     disable=not progress):
     keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start, start + chunk))
-    rec = run(params, jax.device_put(keys, shard))
+    rec = run_episodes(fns, params, jax.device_put(keys, shard), num_steps)
     n = min(chunk, trials - start)
     success.append(np.asarray(rec['success'][:n]))
     tcp.append(np.asarray(rec['tcp'][:n]))

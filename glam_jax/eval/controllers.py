@@ -16,7 +16,8 @@ class ChunkPolicyController:
   """A stage-2 policy with receding-horizon execution: every `execute_steps` steps it renders its camera
   views from the current state, predicts an H-step action chunk, and then executes the first
   `execute_steps` actions of it, each turned into an env action from the state it acts in
-  (`data/action_space.py`: the policy may predict absolute joint targets)."""
+  (`data/action_space.py`: the policy may predict absolute joint targets). The chunk is de-standardised
+  when planned, so acting needs no statistics of the policy's data."""
 
   def __init__(self, learner, env: Env, normalizer, execute_steps: int, space: str = 'delta'):
     horizon = learner.config.horizon
@@ -29,7 +30,8 @@ class ChunkPolicyController:
     self.learner, self.normalizer, self.period = learner, normalizer, execute_steps
     self.rig = camera.make_rig(env.mj_model, views, h, w, env.mask_geoms)
     self.action_size = env.action_size
-    self.convert = action_space.env_converter(space, env, normalizer)
+    self.space, self.num_arms = space, len(env.arms)
+    self.convert = action_space.command_converter(space, env)
     emitted = learner.config.action_dim or learner.config.output_dim    # decoded actions, or MIP's chunk
     if emitted != env.action_size:
       raise ValueError(f'the policy emits actions of size {emitted}; the env expects {env.action_size}')
@@ -42,16 +44,17 @@ class ChunkPolicyController:
     del carry, rng
     obs = {**state.obs, **camera.render(self.rig, state.data.geom_xpos, state.data.geom_xmat)}
     obs, proprio = normalize_env_obs(obs, self.normalizer)
-    return self.learner.act(params, obs, proprio)
+    chunk = self.learner.act(params, obs, proprio)
+    return action_space.to_command(self.space, chunk, self.normalizer, self.num_arms)
 
-  def act(self, params, carry, state: State, i):
-    del params
+  def act(self, carry, state: State, i):
     return carry, self.convert(state, carry[i])
 
 
 class ScriptedController:
-  """The scripted demonstrator that made the datasets, acting every step."""
-  period = 1
+  """The scripted demonstrator that made the datasets, acting every step (it never replans: `period` is only
+  how many steps one compiled call runs)."""
+  period = 10
 
   def __init__(self, env: Env):
     self.demo = ScriptedDemonstrator(env)
@@ -62,13 +65,13 @@ class ScriptedController:
   def plan(self, params, carry, state: State, rng):
     return carry
 
-  def act(self, params, carry, state: State, i):
+  def act(self, carry, state: State, i):
     return self.demo.act(carry, state)
 
 
 class RandomController:
   """Uniform random actions in the env's [-1, 1] range."""
-  period = 1
+  period = 10
 
   def __init__(self, env: Env):
     self.action_size = env.action_size
@@ -79,6 +82,6 @@ class RandomController:
   def plan(self, params, carry, state: State, rng):
     return carry
 
-  def act(self, params, carry, state: State, i):
+  def act(self, carry, state: State, i):
     key, sub = jax.random.split(carry)
     return key, jax.random.uniform(sub, (self.action_size,), minval=-1.0, maxval=1.0)

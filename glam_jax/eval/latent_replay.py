@@ -25,7 +25,7 @@ import numpy as np
 
 from tqdm import tqdm
 
-from glam_jax import viz
+from glam_jax import opaque_scan, viz
 from glam_jax.data import action_space, sources
 from glam_jax.data.pipeline import NORM_KEYS
 from glam_jax.data.reader import Dataset
@@ -154,7 +154,7 @@ def make_replayer(env, convert):
       s = env.step(s, convert(s, a))
       return s, rec(s)
 
-    _, out = jax.lax.scan(body, s, actions)
+    _, out = opaque_scan.scan(body, s, actions)
     return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), rec(s), out)
 
   return jax.jit(jax.vmap(one))

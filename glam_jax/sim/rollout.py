@@ -1,4 +1,4 @@
-"""Batched closed-loop rollouts of a policy in one jitted `lax.scan`, vmapped over environments.
+"""Batched closed-loop rollouts of a policy in one jitted scan (`opaque_scan`), vmapped over environments.
 
 A policy here is `policy(obs, rng) -> action` for one environment (vmapped with the env). `rollout_chunk`
 runs a fixed number of steps so a long episode is a loop of calls to one compiled program, which gives
@@ -11,6 +11,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from glam_jax import opaque_scan
 from glam_jax.sim.env import Env, State
 
 
@@ -35,6 +36,6 @@ def make_rollout_chunk(env: Env, policy: Callable, length: int, record: Callable
       pc, action = policy(pc, s.obs, k_act)
       s = env.step(s, action)
       return (s, pc, k), record(s)
-    (state, carry, key), rec = jax.lax.scan(body, (state, carry, key), None, length=length)
+    (state, carry, key), rec = opaque_scan.scan(body, (state, carry, key), length=length)
     return state, carry, key, rec
   return jax.jit(jax.vmap(one_env, out_axes=(0, 0, 0, 1)))

@@ -36,7 +36,7 @@ class HoldThenPlan:
   def plan(self, params, carry, state, rng):
     return carry + 1
 
-  def act(self, params, carry, state, i):
+  def act(self, carry, state, i):
     a = jnp.zeros(8).at[0].set(jnp.where(i == 0, 1.0, 0.0))
     return carry, a
 
