@@ -4,7 +4,7 @@
 
 Prints what meta.json says (task, source, episodes, steps, lengths, fields, scripted success) and the
 ranges of the low-dimensional fields (actions, end-effector pose, gripper, joints). The sheet has one row
-per (episode, view) for RGB and one for the mask, columns evenly spaced in time.
+per (episode, view) for RGB and one for the mask (when the set has masks), columns evenly spaced in time.
 """
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ def contact_sheet(ds, episodes: int, columns: int) -> np.ndarray:
     for view in ds.meta['views']:
       rows.append([f[f'{view}/rgb'] for f in frames])
       labels.append(f'ep {e} {view}')
-      rows.append([viz.mask_to_rgb(f[f'{view}/mask']) for f in frames])
-      labels.append('  mask')
+      if f'{view}/mask' in ds.meta['frame_fields']:      # imported sets may have no masks
+        rows.append([viz.mask_to_rgb(f[f'{view}/mask']) for f in frames])
+        labels.append('  mask')
   return viz.grid(rows, scale=2, labels=labels)
 
 
