@@ -7,6 +7,12 @@ from __future__ import annotations
 import importlib.util
 import os
 
+
+
+class ConfigError(ValueError):
+  """A config that cannot work (unknown key, impossible combination), found before the job starts."""
+
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'experiments', 'configs')
 
 
@@ -25,10 +31,13 @@ def parse_arg(arg: str, options) -> tuple:
   """'TASK,OPT,...' -> (task, {options}); unknown tasks or options fail with the valid names."""
   from glam_jax.sim.tasks import get_task      # deferred: config loading should not import MuJoCo eagerly
   parts = [p for p in (arg or 'lift').split(',') if p]
-  task, opts = get_task(parts[0]).name, set(parts[1:])
+  try:
+    task, opts = get_task(parts[0]).name, set(parts[1:])
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   unknown = opts - set(options)
   if unknown:
-    raise ValueError(f'unknown option(s) {sorted(unknown)}; valid: {", ".join(options)}')
+    raise ConfigError(f'unknown option(s) {sorted(unknown)}; valid: {", ".join(options)}')
   return task, opts
 
 
@@ -59,8 +68,23 @@ def apply_overrides(config, overrides: dict) -> None:
     node = config
     for p in path:
       if p not in node:
-        raise ValueError(f'unknown config key {dotted!r}: no {p!r} (has {sorted(node.keys())})')
+        raise ConfigError(f'unknown config key {dotted!r}: no {p!r} (has {sorted(node.keys())})')
       node = node[p]
     if leaf not in node:
-      raise ValueError(f'unknown config key {dotted!r}; {".".join(path) or "the config"} has {sorted(node.keys())}')
+      raise ConfigError(f'unknown config key {dotted!r}; {".".join(path) or "the config"} has {sorted(node.keys())}')
     node[leaf] = value
+
+
+def check_image_size(config, image_size: int, where: str) -> None:
+  """Every conv stack in `config` (`conv_features` of the world model and LAWM's frame model, the policy's
+  `encoder_features`) can halve `image_size` once per layer: checked when a job starts, not when its
+  networks are built after the data is generated."""
+  from glam_jax.models import layers
+  for key, value in config.items():
+    if key in ('conv_features', 'encoder_features'):
+      try:
+        layers.check_image_size(image_size, len(value))
+      except ValueError as e:
+        raise ConfigError(f'{where}: {e} ({key}={tuple(value)})') from None
+    elif hasattr(value, 'items'):
+      check_image_size(value, image_size, where)

@@ -22,7 +22,7 @@ import jax  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from glam_jax import compile_cache  # noqa: E402
+from glam_jax import cli, compile_cache  # noqa: E402
 from glam_jax.data import pipeline  # noqa: E402
 from glam_jax.data.synthetic import write_synthetic_recipe  # noqa: E402
 from glam_jax.stage1 import experiment  # noqa: E402
@@ -90,4 +90,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -25,7 +25,7 @@ os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from glam_jax import compile_cache  # noqa: E402
+from glam_jax import cli, compile_cache  # noqa: E402
 from glam_jax.experiments import task_pipeline  # noqa: E402
 from glam_jax.train import sharding  # noqa: E402
 
@@ -50,4 +50,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -26,7 +26,7 @@ import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from glam_jax import compile_cache  # noqa: E402
+from glam_jax import cli, compile_cache  # noqa: E402
 from glam_jax.experiments import suite, suite_report, task_pipeline  # noqa: E402
 from glam_jax.experiments.stages import write_json  # noqa: E402
 
@@ -76,4 +76,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

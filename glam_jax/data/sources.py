@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from glam_jax.data import action_space, pipeline
+from glam_jax.data import action_space, pipeline, schema
+from glam_jax.data.reader import read_meta
 
 
 def source_path(config, source: str) -> str:
@@ -24,3 +25,22 @@ def pipeline_configs(config, stage: int = 1) -> tuple[pipeline.PipelineConfig, p
       prefetch=config.prefetch, action_space=action_space.of(config))
   held_out = dataclasses.replace(train, split='eval', num_workers=0, seed=config.seed + 1)
   return train, held_out
+
+
+def check_existing(config, where: str) -> None:
+  """The sources of `config` that already exist on disk (imported or generated before) hold what it reads:
+  its image keys (GLAM-O's masks), and actions and proprioception for the target. Missing sources pass: the
+  main job generates them with every field. Raises ValueError naming the dataset, the field and the fix."""
+  for name in config.sources:
+    path = source_path(config, name)
+    if not os.path.exists(os.path.join(path, schema.META_FILE)):
+      continue
+    meta = read_meta(path)
+    missing = [k for k in config.image_keys if k not in meta['frame_fields']]
+    if missing:
+      raise ValueError(f'{where}: {path} has no {missing[0]!r} (it stores {sorted(meta["frame_fields"])}); '
+                       f'this method reads {list(config.image_keys)}: import the data with masks '
+                       '(tools/import_dataset.py --masks=...) or choose a method that reads RGB')
+    if name == config.target and not (meta['has_actions'] and meta['has_proprio']):
+      raise ValueError(f'{where}: the target {path} has no actions or no proprioception (has_actions='
+                       f'{meta["has_actions"]}, has_proprio={meta["has_proprio"]}); the target needs both')

@@ -66,7 +66,10 @@ def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
 
 def main_table_cells(sc, workdir: str) -> list:
   for m in sc.methods:
-    methods.get(m)                   # an unknown name fails before any work, listing the valid ones
+    try:
+      methods.get(m)                 # an unknown name fails before any work, listing the valid ones
+    except ValueError as e:
+      raise configs.ConfigError(str(e)) from None
   return [Cell('main', t, m, pipeline_config(sc, t, m, workdir)) for t in sc.tasks for m in sc.methods]
 
 
@@ -95,7 +98,12 @@ def third_source_cells(sc, workdir: str) -> list:
 
 
 def cells_of(sc, workdir: str) -> list:
-  return main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
+  """Every cell of the suite, each cell's configs built and checked (`task_pipeline.plan`): a config that
+  cannot work fails here, before any cell runs."""
+  cells = main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
+  for cell in cells:
+    task_pipeline.plan(cell.config.copy_and_resolve_references(), cell.directory(workdir))
+  return cells
 
 
 def link_shared_sources(config, workdir: str, log=say) -> None:

@@ -18,6 +18,7 @@ import ml_collections
 import numpy as np
 
 from glam_jax import configs, methods
+from glam_jax.data import sources
 from glam_jax.demos import generate
 from glam_jax.eval import latent_replay, policy_eval, report, stats
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json
@@ -59,10 +60,10 @@ def recipe_sources(episodes) -> dict:
   without UMI data); the target must have some."""
   unknown = set(episodes) - set(generate.SOURCES)
   if unknown:
-    raise ValueError(f'unknown source(s) {sorted(unknown)} in episodes; valid sources: {", ".join(generate.SOURCES)}')
+    raise configs.ConfigError(f'unknown source(s) {sorted(unknown)} in episodes; valid sources: {", ".join(generate.SOURCES)}')
   out = {name: int(n) for name, n in episodes.items() if n > 0}
   if policy_eval.TARGET not in out:
-    raise ValueError(f'the recipe needs episodes of the target {policy_eval.TARGET!r}; got episodes={dict(episodes)}')
+    raise configs.ConfigError(f'the recipe needs episodes of the target {policy_eval.TARGET!r}; got episodes={dict(episodes)}')
   return out
 
 
@@ -80,23 +81,32 @@ def drop_missing_sources(config, episodes: dict) -> None:
     del config.sources[name]
 
 
-def run(c, workdir: str, log=say) -> dict:
-  """Runs (or resumes) the main job of pipeline config `c` in `workdir`; writes report.md, results.json,
-  success.png and rollouts_<method>.gif there and returns the results."""
+@dataclasses.dataclass
+class Plan:
+  """Every config the main job will run, built and checked before any work."""
+  chosen: list            # glam_jax.methods.Method, in the order given
+  episodes: dict          # the recipe's sources with their episode counts
+  data_dir: str
+  data_key: str           # hash of the data recipe, in every run directory's name
+  world_models: dict      # method -> (world-model config, directory)
+  pretrained: dict        # method -> (pre-training config, directory)
+  runs: list              # (method, seed, policy config, directory)
+
+
+def plan(c, workdir: str) -> Plan:
+  """Builds every stage's config of pipeline config `c` (normalising its list fields) and checks them;
+  raises `configs.ConfigError` for a config that cannot work. Writes nothing."""
   c.methods = comma_list(c.methods)
   c.replay_sources = comma_list(c.replay_sources)       # --config.replay_sources=umi,kinova
-  chosen = [methods.get(m) for m in c.methods]          # unknown names fail here, listing the valid ones
+  try:
+    chosen = [methods.get(m) for m in c.methods]        # unknown names fail here, listing the valid ones
+  except ValueError as e:
+    raise configs.ConfigError(str(e)) from None
   if len({m.name for m in chosen}) != len(chosen):
-    raise ValueError(f'a method is named twice in methods={list(c.methods)}')
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
-    f.write(c.to_json_best_effort(indent=1))
+    raise configs.ConfigError(f'a method is named twice in methods={list(c.methods)}')
   episodes = recipe_sources(c.episodes)
   data_dir = c.data_dir or os.path.join(workdir, 'data')
-  stages = Stages(workdir, log)
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
-
-  recipe = lambda: recipe_of(c)
 
   def world_model_config(method):
     wc = configs.load('world_model', ','.join(p for p in (c.task, method.name, c.world_model_arg, *second_arm) if p))
@@ -105,8 +115,8 @@ def run(c, workdir: str, log=say) -> dict:
     wc.data_dir = data_dir
     return wc
 
-  data_key = config_hash(recipe())   # in every run directory's name: new data never meets an old run
-  world_models = {}       # method -> (config, directory)
+  data_key = config_hash(recipe_of(c))   # in every run directory's name: new data never meets an old run
+  world_models = {}
   for m in chosen:
     if m.learner:
       wc = world_model_config(m)
@@ -122,17 +132,38 @@ def run(c, workdir: str, log=say) -> dict:
     configs.apply_overrides(pc, c.policy)
     return pc
 
-  pretrained = {}         # method -> (pre-training config, directory)
+  pretrained = {}
   for m in chosen:
     if m.pretrain:
       prc = policy_config(m, 0, 'pretrain')
       pretrained[m.name] = (prc, os.path.join(workdir, 'pretrained', f'{m.name}-{config_hash(prc, data_key)}'))
 
-  runs = []               # (method, seed, policy config, directory)
+  runs = []
   for m in chosen:
     for s in c.seeds:
       pc = policy_config(m, s)
       runs.append((m.name, s, pc, os.path.join(workdir, 'policies', f'{m.name}-seed{s}-{config_hash(pc, data_key)}')))
+  for name, config in [*((f'world model of {m}', wc) for m, (wc, _) in world_models.items()),
+                       *((f'pre-training of {m}', prc) for m, (prc, _) in pretrained.items()),
+                       *((f'policy of {m}', pc) for m, _, pc, _ in runs)]:
+    configs.check_image_size(config, c.image_size, name)
+    try:
+      sources.check_existing(config, name)
+    except ValueError as e:
+      raise configs.ConfigError(str(e)) from None
+  return Plan(chosen, episodes, data_dir, data_key, world_models, pretrained, runs)
+
+
+def run(c, workdir: str, log=say) -> dict:
+  """Runs (or resumes) the main job of pipeline config `c` in `workdir`; writes report.md, results.json,
+  success.png and rollouts_<method>.gif there and returns the results."""
+  p = plan(c, workdir)
+  chosen, data_dir, data_key, world_models, pretrained, runs = (
+      p.chosen, p.data_dir, p.data_key, p.world_models, p.pretrained, p.runs)
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
+    f.write(c.to_json_best_effort(indent=1))
+  stages = Stages(workdir, log)
   replay = c.replay_episodes > 0
   total = 2 + (3 if replay else 2) * len(world_models) + len(pretrained) + 2 * len(runs)
   step = iter(range(1, total + 1))
@@ -151,7 +182,7 @@ def run(c, workdir: str, log=say) -> dict:
     log(f'{method} seed {seed}: {s["successes"]}/{s["trials"]} = {s["rate"]:.1%} '
         f'(95 % Wilson {s["wilson_low"]:.2f}-{s["wilson_high"]:.2f}); {out["seconds"]:.0f} s')
 
-  stages.run('data', data_key, lambda: generate.generate_recipe(recipe(), data_dir), next(step), total)
+  stages.run('data', data_key, lambda: generate.generate_recipe(recipe_of(c), data_dir), next(step), total)
   for name, (wc, wm_dir) in world_models.items():
     key = config_hash(wc, data_key)
     stages.run(f'world_model_{name}', key, lambda wc=wc, d=wm_dir: train_world_model(wc, d), next(step), total)

@@ -1,10 +1,13 @@
 """The main job's recipe handling: sources without episodes leave every model's mixture, the UR5e joins
-it when the recipe has it, and a recipe without target episodes or with an unknown source is refused."""
+it when the recipe has it, and a recipe without target episodes or with an unknown source is refused;
+configs that cannot work are refused before anything is written."""
 import ml_collections
 import pytest
 
 from glam_jax import configs
+from glam_jax.data import sources
 from glam_jax.experiments import task_pipeline
+from tests.data.helpers import write_synthetic
 
 
 def test_recipe_sources_and_mixtures():
@@ -24,3 +27,36 @@ def test_recipe_sources_and_mixtures():
   with pytest.raises(ValueError, match=r"unknown source\(s\) \['franka'\] in episodes; valid sources: kinova, umi, ur5e"):
     task_pipeline.recipe_sources({'kinova': 6, 'franka': 6})
   assert task_pipeline.comma_list(('glam_o,mip', 'lawm')) == ('glam_o', 'mip', 'lawm')
+
+
+def test_configs_that_cannot_work_fail_before_any_work(tmp_path):
+  c = configs.load('pipeline', 'lift,smoke')
+  c.image_size = 40
+  with pytest.raises(configs.ConfigError, match=r'world model of glam_o: image size 40 is not divisible by 2\*\*4'):
+    task_pipeline.plan(c, str(tmp_path / 'run'))
+  c.image_size = 32
+  c.methods = ('glam_o,glam_q',)
+  with pytest.raises(configs.ConfigError, match="unknown method 'glam_q'"):
+    task_pipeline.plan(c, str(tmp_path / 'run'))
+  c.methods = ('glam_o', 'mip')
+  c.world_model = ml_collections.ConfigDict({'num_stepz': 3})
+  with pytest.raises(configs.ConfigError, match="unknown config key 'num_stepz'"):
+    task_pipeline.plan(c, str(tmp_path / 'run'))
+  c.world_model = ml_collections.ConfigDict()
+  # data already on disk (e.g. imported) without the masks GLAM-O reads
+  c.data_dir = str(tmp_path / 'data')
+  write_synthetic(str(tmp_path / 'data' / 'lift' / 'umi'), 1, [4, 4], has_actions=False, name='umi')
+  with pytest.raises(configs.ConfigError, match=r"world model of glam_o: .*lift/umi has no 'overhead/mask'|"
+                                                r"world model of glam_o: .*lift/umi has no 'front/mask'"):
+    task_pipeline.plan(c, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()             # nothing written
+
+
+def test_existing_target_without_actions_is_refused(tmp_path):
+  write_synthetic(str(tmp_path / 'lift' / 'kinova'), 0, [4, 4], has_actions=False)
+  config = ml_collections.ConfigDict(dict(data_dir=str(tmp_path), task='lift', sources={'kinova': 1.0},
+                                          target='kinova', image_keys=('overhead/rgb',)))
+  with pytest.raises(ValueError, match='the target .*kinova has no actions or no proprioception'):
+    sources.check_existing(config, 'policy of mip')
+  config.target = 'umi'                             # an auxiliary source without actions is fine
+  sources.check_existing(config, 'policy of mip')
