@@ -27,6 +27,13 @@ def _open_reader(path: str) -> ArrayRecordReader:
     raise schema.DatasetError(f'{path}: cannot open as ArrayRecord ({e}); the file is corrupt') from e
 
 
+def _close(reader: ArrayRecordReader) -> None:
+  try:
+    reader.close()
+  except Exception:  # noqa: BLE001 -- a damaged file can fail to close too; the read already said why
+    pass
+
+
 def decode_frame(data: bytes, fields: dict, where: str) -> dict:
   expected = sum(schema.frame_bytes(s) for s in fields.values())
   if len(data) != expected:
@@ -94,9 +101,10 @@ class Dataset:
       reader = _open_reader(f)
       try:
         n = reader.num_records()
-        reader.close()
       except Exception as e:  # noqa: BLE001 -- array_record reports damage as bare RuntimeErrors
         raise schema.DatasetError(f'{f}: {e}; the shard is corrupt') from e
+      finally:
+        _close(reader)
       if n != s['num_records']:
         raise schema.DatasetError(f'{f}: {n} records but meta.json "shards" says {s["num_records"]}')
 
@@ -106,15 +114,15 @@ class Dataset:
       raise schema.DatasetError(f'{f}: missing')
     reader = _open_reader(f)
     try:
-      if reader.num_records() != self.meta['num_episodes']:
-        raise schema.DatasetError(f'{f}: {reader.num_records()} records but meta.json "num_episodes" is '
-                                  f'{self.meta["num_episodes"]}')
       try:
+        n = reader.num_records()
         records = reader.read_all()
-      except Exception as e:  # noqa: BLE001
+      except Exception as e:  # noqa: BLE001 -- array_record reports damage as bare RuntimeErrors
         raise schema.DatasetError(f'{f}: cannot read records ({e}); the file is corrupt') from e
+      if n != self.meta['num_episodes']:
+        raise schema.DatasetError(f'{f}: {n} records but meta.json "num_episodes" is {self.meta["num_episodes"]}')
     finally:
-      reader.close()
+      _close(reader)
     episodes = []
     for i, (data, n) in enumerate(zip(records, self.lengths)):
       arrays = _decode_episode(data, f'{f} record {i}')

@@ -72,7 +72,7 @@ def check_meta(meta: dict, path: str) -> None:
 
 
 def check_episode(arrays: dict, meta: dict, length: int, where: str) -> None:
-  """An episode record holds exactly the low-dimensional fields of `meta`, each (length, dim)."""
+  """An episode record holds exactly the low-dimensional fields of `meta`, each (length, dim), all finite."""
   fields = meta['lowdim_fields']
   missing = sorted(set(fields) - set(arrays))
   if missing:
@@ -85,3 +85,8 @@ def check_episode(arrays: dict, meta: dict, length: int, where: str) -> None:
     if a.shape != (length, spec['dim']) or a.dtype != np.dtype(spec['dtype']):
       raise DatasetError(f'{where}: field "{name}" is {a.dtype}{list(a.shape)}, meta.json says '
                          f'{spec["dtype"]}[{length}, {spec["dim"]}]')
+    bad = ~np.isfinite(a)
+    if bad.any():
+      step, col = np.argwhere(bad)[0]
+      raise DatasetError(f'{where}: field "{name}" has a non-finite value ({a[step, col]}) at step {step}, '
+                         f'entry {col}; training would turn it into NaN losses')
