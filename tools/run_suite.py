@@ -28,7 +28,7 @@ from ml_collections import config_flags  # noqa: E402
 
 from glam_jax import cli, compile_cache  # noqa: E402
 from glam_jax.experiments import suite, suite_report, task_pipeline  # noqa: E402
-from glam_jax.experiments.stages import write_json  # noqa: E402
+from glam_jax.experiments.stages import write_json, write_text  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/suite.py:smoke', 'Suite config and preset.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Suite directory (default runs/suite_<preset>).')
@@ -67,8 +67,7 @@ def main(argv):
   if results['scaling']:
     suite_report.scaling_chart(results, os.path.join(workdir, 'scaling.png'))
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-  with open(os.path.join(workdir, 'report.md'), 'w') as f:
-    f.write(suite_report.markdown(results, command, _commit()))
+  write_text(os.path.join(workdir, 'report.md'), suite_report.markdown(results, command, _commit()))
   failed = [n for n, c in results['cells'].items() if c['status'] == 'failed']
   print(f'wrote {workdir}/report.md, results.json and figures'
         + (f'; {len(failed)} cell(s) failed: {", ".join(failed)}' if failed else ''))

@@ -1,10 +1,13 @@
 """Writes a dataset directory atomically: everything goes to a hidden sibling and is renamed into place.
 
 An interrupted run leaves only `<out>.incomplete-*` (never a directory with a `meta.json`), and the reader
-refuses directories without one, so a crash can never pass for a complete dataset.
+refuses directories without one, so a crash can never pass for a complete dataset. A write that fails (a
+full disk) raises `DatasetWriteError` and removes its partial output; a dataset already at `<out>` is only
+replaced by the final rename, so it stays intact.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -18,6 +21,23 @@ from glam_jax.data import schema
 from glam_jax.data.stats import RunningStats
 
 WRITER_OPTIONS = 'group_size:1,zstd:1'    # one record per chunk: random access; light compression
+
+
+class DatasetWriteError(OSError):
+  """Writing a dataset failed (disk full, file system error); nothing was put in place."""
+
+
+@contextlib.contextmanager
+def _writing(out_dir: str):
+  try:
+    yield
+  except schema.DatasetError:
+    raise
+  except Exception as e:  # noqa: BLE001 -- array_record reports I/O failures as bare RuntimeErrors
+    text = str(e)
+    reason = 'no space left on device' if 'No space left' in text or getattr(e, 'errno', None) == 28 else text[:300]
+    raise DatasetWriteError(f'{out_dir}: writing the dataset failed: {reason} ({type(e).__name__}: {text[:300]}); '
+                            f'the partial output is removed and any dataset already at {out_dir} is intact') from e
 
 
 def encode_frame(frame: dict, fields: dict) -> bytes:
@@ -90,10 +110,11 @@ class DatasetWriter:
       if k not in frames or frames[k].shape != (length, *s['shape']):
         got = frames[k].shape if k in frames else 'nothing'
         raise schema.DatasetError(f'episode to write: field "{k}" should be {[length, *s["shape"]]}, got {got}')
-    self._episodes.write(encode_episode(arrays))
-    for t in range(length):
-      self._frame_writer().write(encode_frame({k: frames[k][t] for k in self.frame_fields}, self.frame_fields))
-      self._shards[-1]['num_records'] += 1
+    with _writing(self.out_dir):
+      self._episodes.write(encode_episode(arrays))
+      for t in range(length):
+        self._frame_writer().write(encode_frame({k: frames[k][t] for k in self.frame_fields}, self.frame_fields))
+        self._shards[-1]['num_records'] += 1
     for k, a in arrays.items():
       self._stats[k].update(a)
     self.lengths.append(int(length))
@@ -102,15 +123,17 @@ class DatasetWriter:
     """Finishes the shards, writes stats.json and meta.json (last), and renames into place."""
     if not self.lengths:
       raise schema.DatasetError(f'{self.out_dir}: no episodes to write')
-    self._close_shard()
-    self._episodes.close()
+    with _writing(self.out_dir):
+      self._close_shard()
+      self._episodes.close()
     meta = dict(meta, format_version=schema.FORMAT_VERSION, num_episodes=len(self.lengths),
                 num_steps=int(sum(self.lengths)), episode_lengths=self.lengths, frame_fields=self.frame_fields,
                 lowdim_fields=self.lowdim_fields, shards=self._shards,
                 obs_keys=list(self.frame_fields) + [k for k in self.lowdim_fields if k != 'action'])
     schema.check_meta(meta, os.path.join(self.out_dir, schema.META_FILE))
-    _write_json(os.path.join(self.tmp_dir, schema.STATS_FILE), {k: s.result() for k, s in self._stats.items()})
-    _write_json(os.path.join(self.tmp_dir, schema.META_FILE), meta)
+    with _writing(self.out_dir):
+      _write_json(os.path.join(self.tmp_dir, schema.STATS_FILE), {k: s.result() for k, s in self._stats.items()})
+      _write_json(os.path.join(self.tmp_dir, schema.META_FILE), meta)
     old = None
     if os.path.exists(self.out_dir):
       old = f'{self.out_dir}.old-{uuid.uuid4().hex[:8]}'

@@ -19,12 +19,24 @@ def config_hash(*parts) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def write_json(path: str, obj) -> None:
-  """Writes JSON atomically: a crash leaves the old file or the new one, never half of one."""
+def write_text(path: str, text: str) -> None:
+  """Writes a file atomically: a crash or a full disk leaves the old file or the new one, never half of one;
+  a failed write removes its temporary file and says which file it was."""
   tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=1)
-  os.replace(tmp, path)
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise OSError(e.errno, f'{path}: could not write ({e.strerror}); the previous version, if any, is intact') from e
+
+
+def write_json(path: str, obj) -> None:
+  write_text(path, json.dumps(obj, indent=1))
 
 
 class Stages:

@@ -21,7 +21,7 @@ from glam_jax import configs, methods
 from glam_jax.data import sources
 from glam_jax.demos import generate
 from glam_jax.eval import latent_replay, policy_eval, report, stats
-from glam_jax.experiments.stages import Stages, config_hash, say, write_json
+from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2 import experiment as stage2
 from glam_jax.train import loop
@@ -230,8 +230,7 @@ def run(c, workdir: str, log=say) -> dict:
                       f'{jax.devices()[0].device_kind}', 'timings': stages.timings()}
     write_json(os.path.join(workdir, 'results.json'), out)
     report.bar_chart(out, os.path.join(workdir, 'success.png'))
-    with open(os.path.join(workdir, 'report.md'), 'w') as f:
-      f.write(report.markdown(out))
+    write_text(os.path.join(workdir, 'report.md'), report.markdown(out))
     return out
 
   log(f'[{next(step)}/{total}] report')                 # always rewritten: it reads every stage

@@ -3,9 +3,14 @@
 Saving both in one composite checkpoint means a resumed run continues with exactly the batches the
 interrupted run would have seen next. Restoring puts every array on the shardings of the state the caller
 built, so a run can resume on a different device count.
+
+A save that fails (a full disk, a lost mount) is reported as `CheckpointWriteError` naming the step, the
+reason and the last complete checkpoint, which Orbax's write-then-rename leaves intact; the partial
+`<step>.orbax-checkpoint-tmp` directory is removed when the run is restarted.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import grain
@@ -13,12 +18,37 @@ import jax
 import orbax.checkpoint as ocp
 
 
+class CheckpointWriteError(OSError):
+  """Writing a checkpoint failed; the previous complete one is kept."""
+
+
 class Checkpointer:
   def __init__(self, directory: str, max_to_keep: int = 3, asynchronous: bool = True):
     self.directory = os.path.abspath(directory)
     self.manager = ocp.CheckpointManager(
         self.directory, options=ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, enable_async_checkpointing=asynchronous, create=True))
+            max_to_keep=max_to_keep, enable_async_checkpointing=asynchronous, create=True,
+            cleanup_tmp_directories=True))
+    self._writing = None          # the step of the save in flight (asynchronous saves fail later)
+
+  def _complete_steps(self) -> list:
+    return sorted(int(d) for d in os.listdir(self.directory) if d.isdigit())
+
+  @contextlib.contextmanager
+  def _writes(self):
+    """Turns a failed write (surfacing now or from an earlier asynchronous save) into one clear error."""
+    try:
+      yield
+    except Exception as e:  # noqa: BLE001 -- Orbax and TensorStore raise ValueErrors/RuntimeErrors
+      text = str(e)
+      reason = ('no space left on device' if 'No space left' in text or 'os_error_code=\'28\'' in text
+                else text.splitlines()[0][:300] if text else type(e).__name__)
+      failed = self._writing
+      done = [s for s in self._complete_steps() if s != failed]
+      kept = f'step {done[-1]} is intact and a rerun resumes from it' if done else 'no earlier checkpoint exists'
+      raise CheckpointWriteError(f'{self.directory}: writing checkpoint {failed} failed: {reason}; the last '
+                                 f'complete checkpoint, {kept}. Free space (or fix the file system) and '
+                                 'rerun the same command.') from e
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -30,7 +60,10 @@ class Checkpointer:
       items['data'] = grain.checkpoint.CheckpointSave(iterator)
     if layout is not None:
       items['layout'] = ocp.args.JsonSave(layout)
-    self.manager.save(step, args=ocp.args.Composite(**items), force=force)
+    self.wait()                   # the previous save's failure is reported as that step's
+    self._writing = step
+    with self._writes():
+      self.manager.save(step, args=ocp.args.Composite(**items), force=force)
 
   def restore(self, state_like, iterator=None, step: int | None = None, layout: dict | None = None):
     """(state, iterator) at `step` (default: the latest), arrays placed like `state_like`'s (arrays, or
@@ -61,10 +94,12 @@ class Checkpointer:
           'process(es)), or start a new workdir.')
 
   def wait(self) -> None:
-    self.manager.wait_until_finished()
+    with self._writes():
+      self.manager.wait_until_finished()
+    self._writing = None
 
   def close(self) -> None:
-    self.manager.wait_until_finished()
+    self.wait()
     self.manager.close()
 
 
