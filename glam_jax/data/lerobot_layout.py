@@ -27,10 +27,11 @@ V3_EPISODES_PATH = 'meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.
 CHUNKS_SIZE = 1000                    # files per chunk folder (v2.x: episodes per chunk folder)
 DATA_FILE_MB, VIDEO_FILE_MB = 100, 200
 
+PANDAS_INDEX = '__index_level_0__'    # an unnamed pandas index as parquet stores it (meta/tasks.parquet's tasks)
 INDEX_FEATURES = ('timestamp', 'frame_index', 'episode_index', 'index', 'task_index')
 
-# glam_jax field -> LeRobot feature. Images: `{view}/rgb` is a video, `{view}/mask` a PNG image column (lossless),
-# `{view}/depth` a float32 (H, W) array column.
+# glam_jax field -> LeRobot feature. Images: `{view}/rgb` is a video, `{view}/mask` a PNG image column (lossless, RGB
+# like every LeRobot image), `{view}/depth` a float32 (H, W) array column.
 FRAME_PREFIX = {'rgb': 'observation.images.', 'mask': 'observation.masks.', 'depth': 'observation.depth.'}
 LOWDIM_FEATURE = {'ee_pose': 'observation.ee_pose', 'gripper': 'observation.gripper',
                   'joint_pos': 'observation.joint_pos', 'joint_target': 'observation.joint_target',

@@ -84,7 +84,8 @@ def _columns(ep: dict, e: int, start: int, fps: int, wrist: bool, masks: bool) -
   n = len(ep['state'])
   vec = lambda x: pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), x.shape[1])
   cols = {'observation.state': vec(ep['state']), 'observation.ee_pos': vec(ep['pos']),
-          'observation.ee_quat': vec(ep['quat']), 'action': vec(ep['action'])}
+          'observation.ee_quat': vec(ep['quat']), 'action': vec(ep['action']),
+          'observation.gripper': pa.array(ep['state'][:, 7])}     # shape (1,): a plain column, as LeRobot stores it
   if wrist:
     cols['observation.images.wrist'] = pa.array([png(x[::-1]) for x in ep['rgb']])
   if masks:
@@ -100,6 +101,7 @@ def _features(h: int, w: int, fps: int, wrist: bool, masks: bool) -> dict:
        'observation.state': {'dtype': 'float32', 'shape': [8], 'names': [f'j{i}' for i in range(7)] + ['gripper']},
        'observation.ee_pos': {'dtype': 'float32', 'shape': [3], 'names': ['x', 'y', 'z']},
        'observation.ee_quat': {'dtype': 'float32', 'shape': [4], 'names': ['qw', 'qx', 'qy', 'qz']},
+       'observation.gripper': {'dtype': 'float32', 'shape': [1], 'names': ['gripper']},
        'action': {'dtype': 'float32', 'shape': [8], 'names': [f'a{i}' for i in range(8)]}}
   if wrist:
     f['observation.images.wrist'] = {'dtype': 'image', 'shape': [3, h, w], 'names': ['channels', 'height', 'width']}
@@ -108,6 +110,20 @@ def _features(h: int, w: int, fps: int, wrist: bool, masks: bool) -> dict:
   for k in ('timestamp', 'frame_index', 'episode_index', 'index', 'task_index'):
     f[k] = {'dtype': 'float32' if k == 'timestamp' else 'int64', 'shape': [1], 'names': None}
   return f
+
+
+def lerobot_tasks(tasks) -> pa.Table:
+  """meta/tasks.parquet as LeRobot writes it (pandas, `DataFrame({'task_index': ...}, index=tasks)`): the task
+  strings are the unnamed index, stored as the column `__index_level_0__`."""
+  meta = {'index_columns': ['__index_level_0__'],
+          'column_indexes': [{'name': None, 'field_name': None, 'pandas_type': 'unicode', 'numpy_type': 'object',
+                              'metadata': {'encoding': 'UTF-8'}}],
+          'columns': [{'name': 'task_index', 'field_name': 'task_index', 'pandas_type': 'int64', 'numpy_type': 'int64',
+                       'metadata': None},
+                      {'name': None, 'field_name': '__index_level_0__', 'pandas_type': 'unicode',
+                       'numpy_type': 'object', 'metadata': None}]}
+  table = pa.table({'task_index': pa.array(range(len(tasks)), pa.int64()), '__index_level_0__': pa.array(tasks)})
+  return table.replace_schema_metadata({b'pandas': json.dumps(meta).encode()})
 
 
 def write_lerobot(root: str, version: str, lengths, h: int = 48, w: int = 64, fps: int = 10, wrist: bool = False,
@@ -171,8 +187,7 @@ def write_lerobot(root: str, version: str, lengths, h: int = 48, w: int = 64, fp
       pq.write_table(pa.concat_tables(parts), path)
     os.makedirs(os.path.join(root, 'meta/episodes/chunk-000'))
     pq.write_table(pa.Table.from_pylist(rows), os.path.join(root, 'meta/episodes/chunk-000/file-000.parquet'))
-    pq.write_table(pa.table({'task_index': [0], 'task': ['pick up the cube']}),
-                   os.path.join(root, 'meta/tasks.parquet'))
+    pq.write_table(lerobot_tasks(['pick up the cube']), os.path.join(root, 'meta/tasks.parquet'))
   with open(os.path.join(root, 'meta/info.json'), 'w') as f:
     json.dump(info, f, indent=2)
   return eps

@@ -143,9 +143,10 @@ class LeRobotReader:
     try:
       if self.v3:
         table = pq.read_table(os.path.join(self.root, layout.V3_TASKS))
-        for name in ('task', '__index_level_0__'):
+        first = int(np.argmin(table.column('task_index').to_numpy())) if 'task_index' in table.column_names else 0
+        for name in (layout.PANDAS_INDEX, 'task'):    # LeRobot's tasks are the (unnamed) pandas index
           if name in table.column_names:
-            return str(table.column(name)[0].as_py())
+            return str(table.column(name)[first].as_py())
         return ''
       with builtins.open(os.path.join(self.root, layout.V2_TASKS)) as f:
         return str(json.loads(f.readline())['task'])
