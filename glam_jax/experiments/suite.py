@@ -7,10 +7,12 @@ in `cells.json`) and the suite goes on with the next; the report lists it.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import dataclasses
 import json
 import os
+import threading
 import time
 import traceback
 
@@ -130,33 +132,61 @@ def _read_status(path: str) -> dict:
     return json.load(f)
 
 
-def run_cells(cells: list, workdir: str, log=say) -> dict:
+def _by_task(cells: list) -> list:
+  """Cells grouped by task, the largest group first: a task's cells share its source datasets, so one
+  thread runs them in order and no two threads ever generate the same source."""
+  groups = {}
+  for cell in cells:
+    groups.setdefault(cell.task, []).append(cell)
+  return sorted(groups.values(), key=len, reverse=True)
+
+
+def run_cells(cells: list, workdir: str, log=say, jobs: int = 1) -> dict:
   """Runs every cell not yet finished with its current config; returns `cells.json`'s record:
-  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'error'}}."""
+  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'error'}}. `jobs` > 1 runs that many tasks
+  at once in threads (XLA compiles on one core, and compiling dominates small cells on a CPU)."""
   path = os.path.join(workdir, 'cells.json')
   status = _read_status(path)
-  for i, cell in enumerate(cells, 1):
+  lock = threading.Lock()
+  number = {cell.name: i for i, cell in enumerate(cells, 1)}
+
+  def run_one(cell):
     d, prev = cell.directory(workdir), status.get(cell.name)
-    head = f'[cell {i}/{len(cells)}] {cell.name}'
+    head = f'[cell {number[cell.name]}/{len(cells)}] {cell.name}'
     if prev and prev['key'] == cell.key and prev['status'] == 'done':
       log(f'{head}: done earlier ({prev["seconds"]:.0f} s), skipped')
-      continue
+      return
     log(head + (': its config changed, redoing' if prev and prev['key'] != cell.key else ''))
     t0 = time.time()
     try:
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
       link_shared_sources(cell.config, workdir, cell_log)
       task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
-      status[cell.name] = {'key': cell.key, 'status': 'done', 'dir': os.path.relpath(d, workdir),
-                           'seconds': round(time.time() - t0, 1)}
+      record = {'key': cell.key, 'status': 'done', 'dir': os.path.relpath(d, workdir),
+                'seconds': round(time.time() - t0, 1)}
     except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
       os.makedirs(d, exist_ok=True)
       with open(os.path.join(d, 'error.txt'), 'w') as f:
         f.write(traceback.format_exc())
-      status[cell.name] = {'key': cell.key, 'status': 'failed', 'dir': os.path.relpath(d, workdir),
-                           'seconds': round(time.time() - t0, 1), 'error': f'{type(e).__name__}: {e}'}
+      record = {'key': cell.key, 'status': 'failed', 'dir': os.path.relpath(d, workdir),
+                'seconds': round(time.time() - t0, 1), 'error': f'{type(e).__name__}: {e}'}
       log(f'{head}: FAILED ({type(e).__name__}: {e}); its traceback is in {d}/error.txt, going on')
-    write_json(path, status)
+    with lock:
+      status[cell.name] = record
+      write_json(path, status)
+
+  def run_group(group):
+    for cell in group:
+      run_one(cell)
+
+  groups = _by_task(cells)
+  if jobs <= 1:
+    for cell in cells:
+      run_one(cell)
+  else:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+      for done in [pool.submit(run_group, g) for g in groups]:
+        done.result()
   return status
 
 

@@ -140,3 +140,34 @@ def test_bad_names_fail_before_any_work(tmp_path, fake_pipeline):
   with pytest.raises(ValueError, match='unknown suite preset'):
     configs.load('suite', 'huge')
   assert not fake_pipeline and not os.listdir(tmp_path)
+
+
+def test_two_jobs_run_tasks_at_once_with_the_same_outcome(tmp_path, fake_pipeline, monkeypatch):
+  import threading
+  import time
+  threads = {}
+  run = task_pipeline.run
+
+  def slow_run(c, workdir, log=print):
+    threads.setdefault(c.task, set()).add(threading.current_thread().name)
+    time.sleep(0.01)
+    run(c, workdir, log)
+
+  monkeypatch.setattr(task_pipeline, 'run', slow_run)
+  sc = configs.load('suite', 'smoke')
+  serial_dir, parallel_dir = str(tmp_path / 'serial'), str(tmp_path / 'parallel')
+  serial = suite.run_cells(suite.cells_of(sc, serial_dir), serial_dir, log=lambda m: None)
+  calls_serial = list(fake_pipeline)
+  del fake_pipeline[:]
+  threads.clear()
+  parallel = suite.run_cells(suite.cells_of(sc, parallel_dir), parallel_dir, log=lambda m: None, jobs=2)
+  assert {n: s['status'] for n, s in parallel.items()} == {n: s['status'] for n, s in serial.items()}
+  assert sorted(fake_pipeline) == sorted(calls_serial)
+  generated = [c for c in fake_pipeline if c[0] == 'generate']
+  assert len(generated) == len(set(generated)) == 14             # no source generated twice
+  for task in sc.tasks:                                          # a task's cells in order, on one thread
+    assert [c for c in fake_pipeline if c[0] == task] == [c for c in calls_serial if c[0] == task]
+    assert len(threads[task]) == 1
+  assert len(set().union(*threads.values())) == 2                # two threads shared the tasks
+  with open(os.path.join(parallel_dir, 'cells.json')) as f:
+    assert json.load(f) == parallel

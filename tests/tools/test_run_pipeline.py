@@ -1,13 +1,19 @@
 """The main job end to end at smoke size: every stage runs, each latent method trains its own world model
 (named by its config's hash) and is replayed, the report covers every method and every pair, a rerun with
-unchanged config skips every stage, and one with changed settings redoes exactly the stages they feed (with
-`gifs=0`, no GIFs and no crash). CI runs GLAM-O, LAWM (the only method with a pre-training stage) and MIP;
-the slow test runs every method of the registry (each extra latent method costs its own evaluation and
-replay compiles, about 3 minutes cold on the 2-core CPU)."""
+unchanged config skips every stage, one with changed settings redoes exactly the stages they feed (with
+`gifs=0`, no GIFs and no crash), and one killed (SIGKILL) at a random moment finishes with the results of
+the uninterrupted run when the same command is run again (GLAM_KILL_SEED fixes the moment; the slow test
+kills in every stage). CI runs GLAM-O, LAWM (the only method with a pre-training stage) and MIP; the slow
+test runs every method of the registry (each extra latent method costs its own evaluation and replay
+compiles, about 3 minutes cold on the 2-core CPU)."""
 import json
 import os
+import random
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -19,10 +25,36 @@ ALL = tuple(methods.METHODS)
 CI = ('glam_o', 'lawm', 'mip')
 
 
+def _command(workdir, chosen, *overrides):
+  return [sys.executable, 'tools/run_pipeline.py', '--config=experiments/configs/pipeline.py:lift,smoke',
+          f'--workdir={workdir}', f'--config.methods={",".join(chosen)}', *overrides]
+
+
 def _run(workdir, chosen, *overrides):
-  return subprocess.run([sys.executable, 'tools/run_pipeline.py', '--config=experiments/configs/pipeline.py:lift,smoke',
-                         f'--workdir={workdir}', f'--config.methods={",".join(chosen)}', *overrides],
-                        cwd=ROOT, capture_output=True, text=True, timeout=2400)
+  return subprocess.run(_command(workdir, chosen, *overrides), cwd=ROOT, capture_output=True, text=True, timeout=2400)
+
+
+def _run_killed(workdir, chosen, stage: int, delay: float, *overrides) -> str:
+  """Starts the main job, and `delay` seconds after stage `stage` starts (or at the end of the job, if
+  sooner) kills it and every process it started with SIGKILL; returns the stage line it was killed in."""
+  p = subprocess.Popen(_command(workdir, chosen, *overrides), cwd=ROOT, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, start_new_session=True)
+  last = ''
+  for line in p.stdout:
+    if re.match(r'\[\d+/\d+\] ', line):
+      last = line.strip()
+      if last.startswith(f'[{stage}/'):
+        break
+  time.sleep(delay)
+  os.killpg(p.pid, signal.SIGKILL)
+  p.wait()
+  return last
+
+
+def _outcome(results: dict) -> dict:
+  """What a run found, without its timings: success counts, smoothness and replay of every method (the
+  smoothness and tracking errors move with every weight and every simulated step)."""
+  return {name: {k: m.get(k) for k in ('success', 'smoothness', 'replay')} for name, m in results['methods'].items()}
 
 
 @pytest.mark.parametrize('chosen', [CI, pytest.param(ALL, marks=pytest.mark.slow)], ids=['ci', 'every_method'])
@@ -64,6 +96,17 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
   for m in chosen:
     assert Image.open(os.path.join(workdir, f'rollouts_{m}.gif')).n_frames > 10
 
+  # killed at a random moment (a random stage, a random delay into it), the same command finishes with the
+  # results of the uninterrupted run
+  rng = random.Random(int(os.environ.get('GLAM_KILL_SEED', time.time())))
+  stage, delay = rng.randint(1, 9), rng.uniform(0, 20)
+  killed_dir = str(tmp_path / 'killed')
+  where = _run_killed(killed_dir, chosen, stage, delay, replay)
+  resumed = _run(killed_dir, chosen, replay)
+  assert resumed.returncode == 0, f'killed {delay:.1f} s into "{where}": {resumed.stderr[-4000:]}'
+  with open(os.path.join(killed_dir, 'results.json')) as f:
+    assert _outcome(json.load(f)) == _outcome(results), f'killed {delay:.1f} s into "{where}"'
+
   again = _run(workdir, chosen, replay)
   assert again.returncode == 0, again.stderr[-4000:]
   assert 'redoing' not in again.stdout
@@ -91,3 +134,24 @@ def test_unknown_method_lists_the_valid_ones(tmp_path):
   assert out.returncode != 0
   assert "unknown method 'lapa_x'; valid methods: " + ', '.join(ALL) in out.stderr
   assert not os.path.exists(os.path.join(tmp_path, 'stages.json'))
+
+
+@pytest.mark.slow
+def test_killed_in_every_stage_finishes_with_the_uninterrupted_results(tmp_path):
+  rng = random.Random(int(os.environ.get('GLAM_KILL_SEED', 0)))
+  reference = _run(str(tmp_path / 'reference'), CI)
+  assert reference.returncode == 0, reference.stderr[-4000:]
+  with open(os.path.join(tmp_path, 'reference', 'results.json')) as f:
+    expected = _outcome(json.load(f))
+  total = int(re.search(r'\[1/(\d+)\]', reference.stdout).group(1))
+  for stage in range(1, total):
+    for attempt in range(2):            # early in the stage, and anywhere in it
+      workdir = str(tmp_path / f'killed-{stage}-{attempt}')
+      delay = rng.uniform(0, 2) if attempt == 0 else rng.uniform(0, 30)
+      where = _run_killed(workdir, CI, stage, delay)
+      if attempt == 1:                   # killed twice: once more while the rerun redoes the stage
+        _run_killed(workdir, CI, stage, rng.uniform(0, 10))
+      resumed = _run(workdir, CI)
+      assert resumed.returncode == 0, f'killed {delay:.1f} s into "{where}": {resumed.stderr[-4000:]}'
+      with open(os.path.join(workdir, 'results.json')) as f:
+        assert _outcome(json.load(f)) == expected, f'killed {delay:.1f} s into "{where}"'
