@@ -46,7 +46,10 @@ def _run_killed(workdir, chosen, stage: int, delay: float, *overrides) -> str:
       if last.startswith(f'[{stage}/'):
         break
   time.sleep(delay)
-  os.killpg(p.pid, signal.SIGKILL)
+  try:
+    os.killpg(p.pid, signal.SIGKILL)
+  except ProcessLookupError:           # it had finished
+    pass
   p.wait()
   return last
 
