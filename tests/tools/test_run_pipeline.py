@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -36,22 +37,29 @@ def _run(workdir, chosen, *overrides):
 
 def _run_killed(workdir, chosen, stage: int, delay: float, *overrides) -> str:
   """Starts the main job, and `delay` seconds after stage `stage` starts (or at the end of the job, if
-  sooner) kills it and every process it started with SIGKILL; returns the stage line it was killed in."""
+  sooner) kills it and every process it started with SIGKILL; returns the last stage line it printed. Its
+  output is drained all along, so it never waits on a full pipe."""
   p = subprocess.Popen(_command(workdir, chosen, *overrides), cwd=ROOT, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
-  last = ''
-  for line in p.stdout:
-    if re.match(r'\[\d+/\d+\] ', line):
-      last = line.strip()
-      if last.startswith(f'[{stage}/'):
-        break
+  started, stages = threading.Event(), []
+
+  def drain():
+    for line in p.stdout:
+      if re.match(r'\[\d+/\d+\] ', line):
+        stages.append(line.strip())
+        if line.startswith(f'[{stage}/'):
+          started.set()
+    started.set()                      # the job ended first
+
+  threading.Thread(target=drain, daemon=True).start()
+  started.wait(timeout=2400)
   time.sleep(delay)
   try:
     os.killpg(p.pid, signal.SIGKILL)
   except ProcessLookupError:           # it had finished
     pass
   p.wait()
-  return last
+  return stages[-1] if stages else 'before the first stage'
 
 
 def _outcome(results: dict) -> dict:
