@@ -109,8 +109,9 @@ def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 
     raise ValueError(f'trials must be positive, got {trials}')
   num_steps = num_steps or env.episode_length
   mesh = sharding.make_mesh()
-  # at least 2 episodes per device: with 1, compiling a smoke MIP policy's evaluation (XLA CPU, jax 0.6.2)
-  # grew past 7 GB of memory, with 2 it peaked at 0.8 GB; the extra episodes are padding, discarded below
+  # at least 2 episodes per device: with 1, compiling a smoke MIP policy's evaluation (XLA CPU, jax 0.6.2,
+  # measured on the earlier single-program evaluation) grew past 7 GB of memory, with 2 it peaked at 0.8 GB;
+  # the extra episodes are padding, discarded below
   per_device = max(2, -(-min(chunk, trials) // mesh.size))
   chunk = per_device * mesh.size
   fns = make_episode_fns(env, controller, num_steps)
