@@ -109,14 +109,17 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
 
   # killed at a random moment (a random stage, a random delay into it), the same command finishes with the
   # results of the uninterrupted run
+  # (GLAM-O alone: its stages are data, world model, relabelling, replay, policy, evaluation and report, and
+  # its results do not depend on the other methods of the run)
   rng = random.Random(int(os.environ.get('GLAM_KILL_SEED', time.time())))
-  stage, delay = rng.randint(1, 9), rng.uniform(0, 20)
+  stage, delay = rng.randint(1, 6), rng.uniform(0, 20)
   killed_dir = str(tmp_path / 'killed')
-  where = _run_killed(killed_dir, chosen, stage, delay, replay)
-  resumed = _run(killed_dir, chosen, replay)
+  where = _run_killed(killed_dir, ('glam_o',), stage, delay, replay)
+  print(f'killed {delay:.1f} s after stage {stage} started, in "{where}"')
+  resumed = _run(killed_dir, ('glam_o',), replay)
   assert resumed.returncode == 0, f'killed {delay:.1f} s into "{where}": {resumed.stderr[-4000:]}'
   with open(os.path.join(killed_dir, 'results.json')) as f:
-    assert _outcome(json.load(f)) == _outcome(results), f'killed {delay:.1f} s into "{where}"'
+    assert _outcome(json.load(f))['glam_o'] == _outcome(results)['glam_o'], f'killed {delay:.1f} s into "{where}"'
 
   again = _run(workdir, chosen, replay)
   assert again.returncode == 0, again.stderr[-4000:]
