@@ -27,6 +27,14 @@ class DatasetWriteError(OSError):
   """Writing a dataset failed (disk full, file system error); nothing was put in place."""
 
 
+def write_failure_reason(e: BaseException) -> str:
+  """What a failed write says, short: a full disk reads the same from Python, array_record and TensorStore."""
+  text = str(e)
+  if 'No space left' in text or "os_error_code='28'" in text or getattr(e, 'errno', None) == 28:
+    return 'no space left on device'
+  return text.splitlines()[0][:300] if text else type(e).__name__
+
+
 @contextlib.contextmanager
 def _writing(out_dir: str):
   try:
@@ -35,7 +43,7 @@ def _writing(out_dir: str):
     raise
   except Exception as e:  # noqa: BLE001 -- array_record reports I/O failures as bare RuntimeErrors
     text = str(e)
-    reason = 'no space left on device' if 'No space left' in text or getattr(e, 'errno', None) == 28 else text[:300]
+    reason = write_failure_reason(e)
     raise DatasetWriteError(f'{out_dir}: writing the dataset failed: {reason} ({type(e).__name__}: {text[:300]}); '
                             f'the partial output is removed and any dataset already at {out_dir} is intact') from e
 

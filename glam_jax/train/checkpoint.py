@@ -17,6 +17,8 @@ import grain
 import jax
 import orbax.checkpoint as ocp
 
+from glam_jax.data.writer import write_failure_reason
+
 
 class CheckpointWriteError(OSError):
   """Writing a checkpoint failed; the previous complete one is kept."""
@@ -40,9 +42,7 @@ class Checkpointer:
     try:
       yield
     except Exception as e:  # noqa: BLE001 -- Orbax and TensorStore raise ValueErrors/RuntimeErrors
-      text = str(e)
-      reason = ('no space left on device' if 'No space left' in text or 'os_error_code=\'28\'' in text
-                else text.splitlines()[0][:300] if text else type(e).__name__)
+      reason = write_failure_reason(e)
       failed = self._writing
       done = [s for s in self._complete_steps() if s != failed]
       kept = f'step {done[-1]} is intact and a rerun resumes from it' if done else 'no earlier checkpoint exists'
