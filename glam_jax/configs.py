@@ -46,6 +46,8 @@ def add_training_loop(c, cpu: bool = False) -> None:
   with 500 warm-up steps and cosine decay, batch 256, 20,000 steps; `cpu`: 1e-3, 100, batch 64, 2,000."""
   import ml_collections
   c.seed = 0
+  c.num_seeds = 1                # > 1: that many seeds in one compiled program (glam_jax.train.sweep)
+  c.sweep = ''                   # 'FIELD=V1,V2,...': also sweep one scalar in that program, e.g. optimizer.learning_rate
   c.batch_size = 64 if cpu else 256
   c.num_steps = 2000 if cpu else 20_000
   c.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3 if cpu else 3e-4, warmup_steps=100 if cpu else 500,

@@ -8,6 +8,9 @@ own networks.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 from typing import Protocol
 
 import jax
@@ -72,6 +75,13 @@ class ModelLearner:
   @property
   def latent_dim(self) -> int:
     return self.model_config.latent_dim
+
+  def with_loss_config(self, values: dict) -> 'ModelLearner':
+    """A copy whose loss-config fields are set to `values` (traced scalars when a sweep stacks runs that
+    differ in a loss weight: `glam_jax.train.sweep`)."""
+    new = copy.copy(self)
+    new.loss_config = dataclasses.replace(self.loss_config, **values)
+    return new
 
   def run(self, params):
     """fn(method, *args): the model's `method` applied with `params`."""

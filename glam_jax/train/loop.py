@@ -14,6 +14,8 @@ see `init_from`), `init_from_key`, `init_from_exclude` (beside what the learner'
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from typing import Any, Callable, Protocol
@@ -25,17 +27,13 @@ import optax
 from tqdm import tqdm
 
 from glam_jax.data import pipeline
-from glam_jax.train import checkpoint, metrics, sharding
+from glam_jax.train import checkpoint, metrics, sharding, sweep
 from glam_jax.train import state as state_lib
 
 
 class Learner(Protocol):
   def init(self, rng: jax.Array, batch: dict) -> Any: ...
   def loss(self, params, batch: dict, rng: jax.Array) -> tuple[jax.Array, dict]: ...
-
-
-def _mean_metrics(rows: list) -> dict:
-  return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 class NonFiniteError(FloatingPointError):
@@ -74,105 +72,203 @@ def check_finite(rows: list, first_step: int, ids: list, source_names: list, las
         + (f'. The last good checkpoint is step {last_good}.' if last_good else '. No checkpoint was saved yet.'))
 
 
-def make_optimizer(config) -> optax.GradientTransformation:
-  o = config.optimizer
-  return state_lib.make_optimizer(o.learning_rate, config.num_steps, o.warmup_steps, o.weight_decay, o.grad_clip)
+def make_optimizer(config, values: dict | None = None) -> optax.GradientTransformation:
+  """The config's optimiser; `values` overrides swept fields ('optimizer.learning_rate': traced value)."""
+  o, values = config.optimizer, values or {}
+  lr = values.get('optimizer.learning_rate', o.learning_rate)
+  wd = values.get('optimizer.weight_decay', o.weight_decay)
+  return state_lib.make_optimizer(lr, config.num_steps, o.warmup_steps, wd, o.grad_clip)
 
 
-def evaluate(loss_fn: Callable, params, eval_ds, num_batches: int, mesh) -> dict:
-  """Mean metrics over the first `num_batches` batches of the held-out dataset (the same batches each time)."""
-  it = iter(eval_ds.to_iter_dataset())
-  rows = []
-  for _ in range(num_batches):
-    rows.append(jax.device_get(loss_fn(params, sharding.global_batch(next(it), mesh))))
-  return _mean_metrics(rows)
+def evaluate(loss_fn: Callable, params, batches: Callable, num_batches: int) -> dict:
+  """Mean metrics over `num_batches` held-out batches (`batches()`: a fresh iterator of global batches, so
+  the same batches each time); with stacked runs, each metric is an array over the runs."""
+  it = batches()
+  rows = [jax.device_get(loss_fn(params, next(it))) for _ in range(num_batches)]
+  return {k: np.mean([r[k] for r in rows], axis=0) for k in rows[0]}
+
+
+def _member_metrics(metrics_: dict, i: int | None) -> dict:
+  return {k: float(np.asarray(v) if i is None else np.asarray(v)[i]) for k, v in metrics_.items()}
 
 
 def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir: str,
           eval_data: pipeline.PipelineConfig | None = None, progress: bool = True) -> dict:
-  """Trains (or resumes) to `config.num_steps`; returns the last logged and evaluated metrics."""
+  """Trains (or resumes) to `config.num_steps`; returns the last logged and evaluated metrics.
+
+  With `num_seeds` > 1 or a `sweep` (glam_jax.train.sweep) it trains every member run in one program, each
+  in `workdir/<member>/` (its own config.json, metrics and checkpoints, like a separate run), and also
+  returns each member's metrics under 'members'."""
+  group = sweep.members(config)
+  stacked = len(group) > 1
+  dirs = [os.path.join(workdir, m.name) for m in group]
   os.makedirs(workdir, exist_ok=True)
-  mesh = sharding.make_mesh()
+  n_dev = len(jax.devices())
+  mesh = sharding.make_sweep_mesh(sweep.sweep_devices(len(group), n_dev)) if stacked else sharding.make_mesh()
   sharding.check_batch_size(train_data.batch_size, mesh)
-  repl, data_sharding = sharding.replicated(mesh), sharding.batch_sharding(mesh)
+  repl = sharding.replicated(mesh)
+  state_sh = sharding.sweep_sharding(mesh) if stacked else repl
+  batch_sh = sharding.stacked_batch_sharding(mesh) if stacked else sharding.batch_sharding(mesh)
+  vmap = jax.vmap if stacked else (lambda f, in_axes=0: f)
+  pick = (lambda tree, i: sweep.take(tree, i)) if stacked else (lambda tree, i: tree)
 
-  ds, _ = pipeline.make_dataset(train_data)
-  iterator = pipeline.make_iterator(ds, train_data)
+  # Each member reads the data its own run would: pipelines seeded like the member (one per distinct seed).
+  seeds = sorted({m.seed for m in group})
+  shift = lambda p, s: dataclasses.replace(p, seed=p.seed + s - config.seed)
+  datasets = {s: pipeline.make_dataset(shift(train_data, s))[0] for s in seeds}
+  iterators = {s: pipeline.make_iterator(datasets[s], shift(train_data, s)) for s in seeds}
+
+  def to_global(hosts: dict):
+    """{seed: host batch} -> the global batch (stacked over members when several)."""
+    local = sweep.stack([hosts[m.seed] for m in group]) if stacked else hosts[group[0].seed]
+    return sharding.global_batch(local, mesh, batch_sh)
+
   tx = make_optimizer(config)
-  init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-  sample = sharding.global_batch(ds[0], mesh)
-  state = jax.jit(lambda k, b: state_lib.create(learner.init(k, b), tx), out_shardings=repl)(init_key, sample)
+  keys = [jax.random.split(jax.random.PRNGKey(m.seed), 3) for m in group]
+  init_keys, train_keys, eval_keys = (jnp.stack([k[j] for k in keys]) if stacked else keys[0][j] for j in range(3))
+  values = sweep.hyperparameters(group) if stacked else {}
+  sample = sharding.global_batch(datasets[seeds[0]][0], mesh)
+  create = lambda k, b: state_lib.create(learner.init(k, b), tx)
+  state = jax.jit(vmap(create, in_axes=(0, None)), out_shardings=state_sh)(init_keys, sample)
 
-  ckpt = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
-  start = ckpt.latest_step() or 0
+  ckpts = [checkpoint.Checkpointer(os.path.join(d, 'checkpoints'), config.keep_checkpoints) for d in dirs]
+  start = _common_start(ckpts)
   layout = {'num_workers': train_data.num_workers, 'process_count': jax.process_count()}
   if start:
-    state, iterator = ckpt.restore(state, iterator, start, layout)
+    like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:] if stacked else x.shape, x.dtype,
+                                                       sharding=repl), state)
+    restored, done = [], set()
+    for m, ckpt in zip(group, ckpts):      # an iterator shared by members is restored once
+      s, it = ckpt.restore(like, None if m.seed in done else iterators[m.seed], start, layout)
+      iterators[m.seed] = it or iterators[m.seed]
+      done.add(m.seed)
+      restored.append(s)
+    state = jax.device_put(sweep.stack(restored) if stacked else restored[0], state_sh)
   elif config.get('init_from'):
     exclude = tuple(config.get('init_from_exclude', ())) + tuple(getattr(learner, 'fresh_on_init', ()))
-    params, report = init_from(state.params, config.init_from, config.get('init_from_key', ''), exclude)
-    state = jax.jit(lambda p: state_lib.create(p, tx), out_shardings=repl)(jax.device_put(params, repl))
+    params = []
+    for i in range(len(group)):
+      p, report = init_from(jax.device_get(pick(state.params, i)), config.init_from,
+                            config.get('init_from_key', ''), exclude)
+      params.append(p)
+    params = sweep.stack(params) if stacked else params[0]
+    state = jax.jit(vmap(lambda p: state_lib.create(p, tx)), out_shardings=state_sh)(jax.device_put(params, state_sh))
     if jax.process_index() == 0:
       print(report, flush=True)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=1))
-  writer = metrics.MetricWriter(workdir, resume_step=start)
+    for m, d in zip(group, dirs):
+      os.makedirs(d, exist_ok=True)
+      with open(os.path.join(d, 'config.json'), 'w') as f:
+        f.write((sweep.member_config(config, m) if stacked else config).to_json_best_effort(indent=1))
+    if stacked:
+      with open(os.path.join(workdir, 'sweep.json'), 'w') as f:
+        json.dump({'members': [m.name for m in group], 'config': json.loads(config.to_json_best_effort())}, f,
+                  indent=1)
+  writers = [metrics.MetricWriter(d, resume_step=start) for d in dirs]
   if jax.process_index() == 0 and not start:
-    print(f'{state_lib.num_params(state.params):,} parameters; {mesh.size} x {jax.devices()[0].platform}; '
-          f'global batch {train_data.batch_size}', flush=True)
+    print(f'{state_lib.num_params(pick(state.params, 0)):,} parameters; {mesh.size} x {jax.devices()[0].platform}; '
+          f'global batch {train_data.batch_size}'
+          + (f'; {len(group)} runs in one program over mesh {dict(mesh.shape)}' if stacked else ''), flush=True)
 
-  step_fn = jax.jit(make_train_step(learner, tx, train_key), in_shardings=(repl, data_sharding),
-                    out_shardings=(repl, repl), donate_argnums=0)
-  eval_ds = pipeline.make_dataset(eval_data)[0] if eval_data is not None else None   # opened once
-  eval_fn = jax.jit(lambda p, b: learner.loss(p, b, eval_key)[1], in_shardings=(repl, data_sharding),
-                    out_shardings=repl)
+  def member_step(state, batch, key, values):
+    return make_train_step(sweep.with_hyperparameters(learner, values), make_optimizer(config, values), key)(
+        state, batch)
 
-  last, last_eval, pending, pending_ids = {}, {}, [], []
+  def member_eval(params, batch, key, values):
+    return sweep.with_hyperparameters(learner, values).loss(params, batch, key)[1]
+
+  # keys and swept values are arguments, not constants: runs that differ only in them share one program
+  step_fn = jax.jit(vmap(member_step), in_shardings=(state_sh, batch_sh, state_sh, state_sh),
+                    out_shardings=(state_sh, state_sh), donate_argnums=0)
+  eval_fn = jax.jit(vmap(member_eval), in_shardings=(state_sh, batch_sh, state_sh, state_sh), out_shardings=state_sh)
+  eval_sets = {s: pipeline.make_dataset(shift(eval_data, s))[0] for s in seeds} if eval_data is not None else {}
+
+  def eval_batches():
+    its = {s: iter(ds.to_iter_dataset()) for s, ds in eval_sets.items()}
+    while True:
+      yield to_global({s: next(it) for s, it in its.items()})
+
+  last, last_eval, pending, pending_ids = [{}] * len(group), [{}] * len(group), [], []
   source_names = [os.path.basename(os.path.normpath(s.path)) for s in train_data.sources]
   data_s, t_window = 0.0, time.time()
   bar = tqdm(total=config.num_steps, initial=start, disable=not progress or jax.process_index() != 0,
              desc=os.path.basename(os.path.normpath(workdir)), dynamic_ncols=True)
   step = start
+
+  def save_all(force: bool) -> None:
+    for i, (m, ckpt) in enumerate(zip(group, ckpts)):
+      ckpt.save(step, pick(state, i), iterators[m.seed], force=force, layout=layout)
+
   try:
     while step < config.num_steps:
       t = time.time()
-      host = next(iterator)
-      batch = sharding.global_batch(host, mesh)
+      hosts = {s: next(iterators[s]) for s in seeds}
+      batch = to_global(hosts)
       data_s += time.time() - t
-      state, out = step_fn(state, batch)
+      state, out = step_fn(state, batch, train_keys, values)
       pending.append(out)
-      pending_ids.append(tuple(np.asarray(host[k]) for k in ('source', 'episode', 'step')))
+      pending_ids.append({s: tuple(np.asarray(h[k]) for k in ('source', 'episode', 'step')) for s, h in hosts.items()})
       step += 1
       bar.update(1)
       saving = step % config.checkpoint_every == 0 or step == config.num_steps
       log_now = step % config.log_every == 0 or step == config.num_steps
       if saving or log_now:                           # never log or save past a non-finite step
         fetched = jax.device_get(pending)
-        check_finite(fetched, step - len(pending) + 1, pending_ids, source_names, ckpt.latest_step())
+        for i, (m, ckpt) in enumerate(zip(group, ckpts)):
+          try:
+            check_finite([pick(r, i) for r in fetched], step - len(pending) + 1, [ids[m.seed] for ids in pending_ids],
+                         source_names, ckpt.latest_step())
+          except NonFiniteError as e:
+            raise NonFiniteError(f'{m.name}: {e}' if stacked else str(e)) from None
       if log_now:
-        rows = [{k: v for k, v in r.items() if k != 'finite'} for r in fetched]
         elapsed = time.time() - t_window
-        last = {**_mean_metrics(rows), 'steps_per_s': len(rows) / elapsed,
-                'data_wait_fraction': data_s / elapsed}
-        writer.write(step, last, 'train/')
-        bar.set_postfix(loss=f'{last["loss"]:.4f}')
+        timing = {'steps_per_s': len(fetched) / elapsed, 'data_wait_fraction': data_s / elapsed}
+        for i, w in enumerate(writers):
+          rows = [{k: v for k, v in pick(r, i).items() if k != 'finite'} for r in fetched]
+          last[i] = {**_member_metrics({k: np.mean([r[k] for r in rows]) for k in rows[0]}, None), **timing}
+          w.write(step, last[i], 'train/')
+        bar.set_postfix(loss=f'{np.mean([x["loss"] for x in last]):.4f}')
         pending, pending_ids, data_s, t_window = [], [], 0.0, time.time()
       if eval_data is not None and (step % config.eval_every == 0 or step == config.num_steps):
-        last_eval = evaluate(eval_fn, state.params, eval_ds, config.eval_batches, mesh)
-        writer.write(step, last_eval, 'eval/')
+        mean = evaluate(lambda p, b: eval_fn(p, b, eval_keys, values), state.params, eval_batches,
+                        config.eval_batches)
+        for i, w in enumerate(writers):
+          last_eval[i] = _member_metrics(mean, i if stacked else None)
+          w.write(step, last_eval[i], 'eval/')
       if saving:
-        ckpt.save(step, state, iterator, force=step == config.num_steps, layout=layout)
+        save_all(force=step == config.num_steps)
   except KeyboardInterrupt:
-    if step > start and ckpt.latest_step() != step:
-      print(f'\ninterrupted: saving step {step} to {ckpt.directory}', flush=True)
-      ckpt.save(step, state, iterator, force=True, layout=layout)
+    if step > start and ckpts[0].latest_step() != step:
+      print(f'\ninterrupted: saving step {step} to {workdir}', flush=True)
+      save_all(force=True)
     raise
   finally:
     bar.close()
-    ckpt.close()
-    writer.close()
-  return {'train': last, 'eval': last_eval, 'step': step, 'state': state}
+    for ckpt, w in zip(ckpts, writers):
+      ckpt.close()
+      w.close()
+  mean = lambda rows: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows[0] else {}
+  out = {'train': mean(last), 'eval': mean(last_eval), 'step': step, 'state': state}
+  if stacked:
+    out['members'] = [{'name': m.name, 'workdir': d, 'train': a, 'eval': b}
+                      for m, d, a, b in zip(group, dirs, last, last_eval)]
+  return out
+
+
+def _common_start(ckpts: list) -> int:
+  """The latest step every member saved (0: none saved); members saved at different steps only when a run
+  was killed between their saves, and their earlier checkpoints are kept."""
+  steps = [set(c.manager.all_steps()) for c in ckpts]
+  common = set.intersection(*steps)
+  if not common and any(steps):
+    raise ValueError(f'{ckpts[0].directory} and the other runs of this sweep share no checkpoint step '
+                     f'(have {[sorted(s) for s in steps]}); resume them one by one or start a new workdir.')
+  start = max(common, default=0)
+  for c in ckpts:                      # a member's later steps are redone (deterministically) from `start`
+    for s in c.manager.all_steps():
+      if s > start:
+        c.manager.delete(s)
+  return start
 
 
 def init_from(params, workdir: str, key: str = '', exclude: tuple = ()) -> tuple:

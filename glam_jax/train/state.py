@@ -20,16 +20,18 @@ class TrainState:
   opt_state: Any
 
 
-def make_optimizer(learning_rate: float, num_steps: int, warmup_steps: int = 0, weight_decay: float = 0.0,
+def make_optimizer(learning_rate, num_steps: int, warmup_steps: int = 0, weight_decay=0.0,
                    grad_clip: float = 0.0, end_lr_fraction: float = 0.1) -> optax.GradientTransformation:
+  """`learning_rate` and `weight_decay` may be traced (one value per run of a sweep): the schedule's shape
+  is built for a peak of 1 and scaled."""
   if num_steps <= 0:
     raise ValueError(f'num_steps must be positive, got {num_steps}')
   warmup_steps = min(warmup_steps, num_steps - 1)
-  schedule = optax.warmup_cosine_decay_schedule(
-      init_value=0.0 if warmup_steps else learning_rate, peak_value=learning_rate, warmup_steps=warmup_steps,
-      decay_steps=num_steps, end_value=learning_rate * end_lr_fraction)
+  unit = optax.warmup_cosine_decay_schedule(
+      init_value=0.0 if warmup_steps else 1.0, peak_value=1.0, warmup_steps=warmup_steps,
+      decay_steps=num_steps, end_value=end_lr_fraction)
   parts = [optax.clip_by_global_norm(grad_clip)] if grad_clip > 0 else []
-  parts.append(optax.adamw(schedule, weight_decay=weight_decay))
+  parts.append(optax.adamw(lambda step: learning_rate * unit(step), weight_decay=weight_decay))
   return optax.chain(*parts)
 
 

@@ -80,11 +80,11 @@ def test_crashed_run_resumes_to_the_same_losses(data_dir, tmp_path, monkeypatch)
   real = loop.sharding.global_batch
   calls = {'n': 0}
 
-  def crash_at_step_10(batch, mesh):
+  def crash_at_step_10(batch, mesh, *sharding):
     calls['n'] += 1
     if calls['n'] == 11:            # one call builds the init batch, then one per step
       raise RuntimeError('simulated crash')
-    return real(batch, mesh)
+    return real(batch, mesh, *sharding)
 
   monkeypatch.setattr(loop.sharding, 'global_batch', crash_at_step_10)
   with pytest.raises(RuntimeError, match='simulated crash'):
