@@ -6,7 +6,8 @@
 
 A latent method first relabels every transition of every source with the frozen world model's IDM (cached
 in `<world_model_dir>/labels/`). Writes `policy.json` (what acting needs), `config.json`, metrics and Orbax
-checkpoints into the workdir; a rerun resumes. Evaluate with tools/evaluate.py --workdir=W.
+checkpoints into the workdir; a rerun resumes. Evaluate with tools/evaluate.py --workdir=W. Several processes:
+the flags and variables of tools/train_world_model.py (docs/multihost.md).
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/policy.
                                           'Policy config file and argument.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory (created; resumed when it has checkpoints).',
                                required=True)
+sharding.define_flags()
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  compile_cache.enable()                 # before the first compilation
   sharding.maybe_initialize_distributed()
-  compile_cache.enable()
   config = _CONFIG.value
   learner, train_data, eval_data = experiment.prepare(config, _WORKDIR.value)
   out = loop.train(config, learner, train_data, _WORKDIR.value, eval_data)

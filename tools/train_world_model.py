@@ -8,8 +8,9 @@ ablations, CLAM(-O) or LAPA(-O) (glam_jax/methods.py).
 Expects the task's datasets under `<data_dir>/<task>/<source>/` (tools/generate_demos.py --recipe).
 Writes `config.json`, `metrics.jsonl`, TensorBoard events and Orbax checkpoints into the workdir; rerunning
 with the same workdir resumes from the latest checkpoint. Ctrl-C saves a checkpoint before exiting.
-The global batch is split over every device (on CPU: one virtual device per core) and every process; on
-a multi-host slice set GLAM_DISTRIBUTED=1 (or JAX_COORDINATOR_ADDRESS) to call jax.distributed.initialize().
+The global batch is split over every device (on CPU: one virtual device per core) and every process. Several
+processes: --coordinator_address=HOST:PORT --num_processes=N --process_id=I (or JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES, JAX_PROCESS_ID), detected under srun; GLAM_DISTRIBUTED=1 on a TPU pod slice (docs/multihost.md).
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/world_m
                                           'World-model config file and argument.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory (created; resumed when it has checkpoints).',
                                required=True)
+sharding.define_flags()
 
 
 def main(argv):
   del argv
+  compile_cache.enable()                 # before the first compilation
   sharding.maybe_initialize_distributed()
-  compile_cache.enable()
   config = _CONFIG.value
   learner, train_data, eval_data = experiment.build(config)
   out = loop.train(config, learner, train_data, _WORKDIR.value, eval_data)

@@ -1,9 +1,9 @@
 """The Grain input pipeline: a weighted mixture of heterogeneous sources, as stage-1 or stage-2 batches.
 
 Per source: a table of transitions (episode, step) -> shuffle (reshuffled every epoch) -> repeat -> a loader
-that reads the step(s) and shapes them into one common structure. Sources are mixed by weight, sliced by
-JAX process, batched, and iterated with optional multi-process prefetch. The iterator state
-(`get_state`/`set_state`) restores to exactly the same next batch.
+that reads the step(s) and shapes them into one common structure. Sources are mixed by weight, batched,
+sliced by JAX process (each process its share of every global batch), and iterated with optional
+multi-process prefetch. The iterator state (`get_state`/`set_state`) restores to exactly the same next batch.
 
 Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 2), in both stages:
 - stage 1: `obs` and `next_obs` (the chosen image keys, `ee_pose`, `gripper`), and the target-only fields
@@ -226,8 +226,9 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
     used.append(src.weight)
     sizes.append(len(table))
   mixed = grain.MapDataset.mix(parts, used) if len(parts) > 1 else parts[0]
-  mixed = mixed[process_index::process_count]
-  batched = mixed.batch(config.batch_size // process_count, drop_remainder=True)
+  # Process p's k-th batch is rows p*b .. (p+1)*b - 1 of the one-process k-th batch (b = batch/processes):
+  # the global batch is the same, in the same order, whatever the process count (per-row random draws too).
+  batched = mixed.batch(config.batch_size // process_count, drop_remainder=True)[process_index::process_count]
   info = {'datasets': datasets, 'target': target, 'transitions': sizes,
           'action_dim': tmeta['action_dim'], 'proprio_dim': tmeta['lowdim_fields']['joint_pos']['dim']
           + tmeta['lowdim_fields']['gripper']['dim'], 'normalizer': norm}

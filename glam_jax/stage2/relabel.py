@@ -35,7 +35,8 @@ def _episode_obs(ds: Dataset, ep: int, image_keys, normalizer: Normalizer) -> di
 def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int = 256,
                progress: bool = True) -> np.ndarray:
   """(num_steps, latent_dim) float32 IDM posterior means of every transition of `ds` (not standardised)."""
-  mesh = sharding.make_mesh()
+  mesh = sharding.make_mesh(jax.local_devices())       # several processes: each labels everything itself
+  params = jax.device_get(params)
   batch = -(-batch // mesh.size) * mesh.size
   fn = jax.jit(learner.encode, in_shardings=(sharding.replicated(mesh), sharding.batch_sharding(mesh),
                                                sharding.batch_sharding(mesh)))
@@ -87,12 +88,13 @@ def relabel(learner, params, datasets: dict, normalizer: Normalizer, out_dir: st
   mean, std = rows.mean(0), np.maximum(rows.std(0), MIN_STD)
   os.makedirs(out_dir, exist_ok=True)
   labels = {}
+  tag = f'.{jax.process_index()}.tmp'        # several training processes each write the same files
   for n, ds in datasets.items():
     labels[ds.path] = ((raw[n] - mean) / std).astype(np.float32)
-    tmp = paths[n] + '.tmp.npy'
+    tmp = paths[n] + tag + '.npy'
     np.save(tmp, labels[ds.path])
     os.replace(tmp, paths[n])
-  with open(stats_path + '.tmp', 'w') as f:
+  with open(stats_path + tag, 'w') as f:
     json.dump({'mean': mean.tolist(), 'std': std.tolist(), **key}, f, indent=1)
-  os.replace(stats_path + '.tmp', stats_path)
+  os.replace(stats_path + tag, stats_path)
   return labels
