@@ -178,9 +178,10 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
     return sweep.with_hyperparameters(learner, values).loss(params, batch, key)[1]
 
   # keys and swept values are arguments, not constants: runs that differ only in them share one program
-  step_fn = jax.jit(vmap(member_step), in_shardings=(state_sh, batch_sh, state_sh, state_sh),
+  each = (lambda f: sweep.over_members(f, mesh)) if stacked else (lambda f: f)
+  step_fn = jax.jit(each(member_step), in_shardings=(state_sh, batch_sh, state_sh, state_sh),
                     out_shardings=(state_sh, state_sh), donate_argnums=0)
-  eval_fn = jax.jit(vmap(member_eval), in_shardings=(state_sh, batch_sh, state_sh, state_sh), out_shardings=state_sh)
+  eval_fn = jax.jit(each(member_eval), in_shardings=(state_sh, batch_sh, state_sh, state_sh), out_shardings=state_sh)
   eval_sets = {s: pipeline.make_dataset(shift(eval_data, s))[0] for s in seeds} if eval_data is not None else {}
 
   def eval_batches():

@@ -22,6 +22,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.sharding import PartitionSpec
+
+from glam_jax.train.sharding import SWEEP_AXIS
+
+try:                                      # jax >= 0.7
+  from jax import shard_map as _shard_map
+except ImportError:
+  from jax.experimental.shard_map import shard_map as _shard_map
 
 OPTIMIZER_FIELDS = ('optimizer.learning_rate', 'optimizer.weight_decay')
 
@@ -110,9 +118,23 @@ def with_hyperparameters(learner, values: dict):
 
 
 def sweep_devices(num_members: int, num_devices: int) -> int:
-  """How many devices the `sweep` axis spans: the most that divide both counts (one process only: every
-  process must hold a slice of every member's batch)."""
-  return math.gcd(num_members, num_devices) if jax.process_count() == 1 else 1
+  """How many devices the `sweep` axis spans: all of them when they divide the run count (each device then
+  trains its share of the runs on whole batches), else 1 (every run's batch split over all devices). One
+  process only: every process must hold a slice of every run's batch."""
+  return num_devices if jax.process_count() == 1 and num_members % num_devices == 0 else 1
+
+
+def over_members(fn, mesh):
+  """`fn(state, batch, key, values)` of one run -> the same over stacked runs: vmapped within a device and,
+  over a `sweep` axis of several devices, `shard_map`ped so each device trains its own runs. Left to the
+  SPMD partitioner, the vmapped convolutions (grouped convolutions in XLA) were not split by run: K = 2 on 2
+  CPU devices ran at 0.15x the samples/s per seed of K = 1, against 0.98x with shard_map (bench_sweep).
+  `lax.map` instead of vmap was slower still on CPU (0.09x on one device, against 0.34x vmapped)."""
+  local = jax.vmap(fn)
+  if mesh.shape[SWEEP_AXIS] == 1:
+    return local
+  spec = PartitionSpec(SWEEP_AXIS)
+  return _shard_map(local, mesh=mesh, in_specs=(spec,) * 4, out_specs=spec)
 
 
 def take(tree, i: int):

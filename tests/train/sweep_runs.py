@@ -79,8 +79,8 @@ def seeds(data_dir, root) -> dict:
 
 
 def hyperparameters(data_dir, root) -> dict:
-  """Three seeds (batch split over both devices: 3 and 2 share no divisor) x two learning rates, and two KL
-  weights; one member of each against its separate run."""
+  """Three seeds x two learning rates (six runs, three per device), and three KL weights (three runs on two
+  devices: each run's batch split over both); one run of each against its separate run."""
   out = {}
   lr = config(data_dir, num_seeds=3, sweep='optimizer.learning_rate=0.01,0.0003', eval_every=100)
   train(lr, f'{root}/lr')
@@ -91,7 +91,7 @@ def hyperparameters(data_dir, root) -> dict:
   out['lr_members'] = sorted(d for d in os.listdir(f'{root}/lr') if d.startswith('seed'))
   out['lr_values_differ'] = (losses(f'{root}/lr/seed1-learning_rate0.01')[6]
                              != losses(f'{root}/lr/seed1-learning_rate0.0003')[6])
-  train(config(data_dir, sweep='loss.prior_weight=0.001,0.5', eval_every=100), f'{root}/kl')
+  train(config(data_dir, sweep='loss.prior_weight=0.001,0.5,0.1', eval_every=100), f'{root}/kl')
   separate = config(data_dir, eval_every=100)
   separate.loss.prior_weight = 0.5
   train(separate, f'{root}/kl_separate')
