@@ -19,6 +19,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
@@ -33,6 +34,42 @@ _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/world_m
 _DATA_DIR = flags.DEFINE_string('data_dir', '', 'Data root holding <task>/<source>/; empty: synthetic data.')
 _STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps per measurement.')
 _WORKERS = flags.DEFINE_list('workers', ['0', '2'], 'Grain worker counts to measure.')
+
+
+def _flops(compiled) -> float:
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost       # a list on older jax
+  return float(cost.get('flops', 0.0))
+
+
+def _rate(fn, args, reps: int) -> tuple:
+  """(FLOPs of one call, calls/s) of a jitted `fn`, compiled first and timed over `reps` calls."""
+  compiled = fn.lower(*args).compile()
+  jax.block_until_ready(compiled(*args))
+  t = time.perf_counter()
+  for _ in range(reps):
+    out = compiled(*args)
+  jax.block_until_ready(out)
+  return _flops(compiled), reps / (time.perf_counter() - t)
+
+
+def peaks(mesh, data, batch: int, image_shape, conv_features) -> dict:
+  """FLOP/s of a large matmul and of each encoder conv layer (kernel 4, stride 2) at the training batch."""
+  n = mesh.size
+  x = jax.device_put(jnp.ones((1024 * n, 2048), jnp.float32), data)
+  w = jnp.ones((2048, 2048), jnp.float32)
+  flops, rate = _rate(jax.jit(lambda a, b: a @ b, out_shardings=data), (x, w), 10)
+  out = {'matmul 1024x2048 @ 2048x2048 per device': flops * rate}
+  h, wd, c = image_shape
+  for i, f in enumerate(conv_features):
+    img = jax.device_put(jnp.ones((batch, h, wd, c), jnp.float32), data)
+    k = jnp.ones((4, 4, c, f), jnp.float32) * 0.01
+    conv = lambda a, b: jax.lax.conv_general_dilated(a, b, (2, 2), ((1, 1), (1, 1)),
+                                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    flops, rate = _rate(jax.jit(conv, out_shardings=data), (img, k), 10)
+    out[f'conv {i + 1} ({h}x{wd}x{c} -> {f})'] = flops * rate
+    h, wd, c = h // 2, wd // 2, f
+  return out
 
 
 def main(argv):
@@ -70,6 +107,16 @@ def main(argv):
     base = _STEPS.value / (time.perf_counter() - t)
     print(f'{"same batch (compute)":22s} {base:8.2f} {base * train_data.batch_size:10.0f} {0:10.1%} {1:10.2f}',
           flush=True)
+
+    step_flops = _flops(step.lower(state, batch).compile())
+    achieved = step_flops * base
+    print(f'\ncompute-only step: {step_flops / 1e9:.2f} GFLOP per step (XLA cost analysis), '
+          f'{achieved / 1e9:.2f} GFLOP/s achieved', flush=True)
+    measured = peaks(mesh, data, train_data.batch_size, learner.model_config.image_shape,
+                     learner.model_config.conv_features)
+    for name, value in measured.items():
+      print(f'  peak {name:40s} {value / 1e9:8.2f} GFLOP/s; the step reaches {achieved / value:6.1%}', flush=True)
+    print(f'  vs the best peak: {achieved / max(measured.values()):.1%}\n', flush=True)
 
     for workers in map(int, _WORKERS.value):
       cfg = dataclasses.replace(train_data, num_workers=workers)
