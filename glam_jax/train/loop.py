@@ -10,7 +10,8 @@ the iterator continues where it was saved.
 Loop settings read from the config: `seed`, `num_steps`, `batch_size`, `optimizer.{learning_rate,
 warmup_steps, weight_decay, grad_clip}`, `log_every`, `eval_every`, `eval_batches`, `checkpoint_every`,
 `keep_checkpoints`; optionally `init_from` (another run's workdir: a fresh run starts from its parameters,
-see `init_from`), `init_from_key`, `init_from_exclude` (beside what the learner's `fresh_on_init` names).
+see `init_from`), `init_from_key`, `init_from_exclude` (beside what the learner's `fresh_on_init` names);
+`num_seeds` and `sweep` stack several runs in one program (`glam_jax.train.sweep`).
 """
 from __future__ import annotations
 
