@@ -37,6 +37,10 @@ class Learner(Protocol):
   def loss(self, params, batch: dict, rng: jax.Array) -> tuple[jax.Array, dict]: ...
 
 
+def _mean_metrics(rows: list) -> dict:
+  return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows and rows[0] else {}
+
+
 class NonFiniteError(FloatingPointError):
   """A training step produced a NaN or Inf; its update was not applied."""
 
@@ -90,6 +94,7 @@ def evaluate(loss_fn: Callable, params, batches: Callable, num_batches: int) -> 
 
 
 def _member_metrics(metrics_: dict, i: int | None) -> dict:
+  """Run i's metrics from `evaluate`'s (arrays over the runs; scalars when `i` is None)."""
   return {k: float(np.asarray(v) if i is None else np.asarray(v)[i]) for k, v in metrics_.items()}
 
 
@@ -227,7 +232,7 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
         timing = {'steps_per_s': len(fetched) / elapsed, 'data_wait_fraction': data_s / elapsed}
         for i, w in enumerate(writers):
           rows = [{k: v for k, v in pick(r, i).items() if k != 'finite'} for r in fetched]
-          last[i] = {**_member_metrics({k: np.mean([r[k] for r in rows]) for k in rows[0]}, None), **timing}
+          last[i] = {**_mean_metrics(rows), **timing}
           w.write(step, last[i], 'train/')
         bar.set_postfix(loss=f'{np.mean([x["loss"] for x in last]):.4f}')
         pending, pending_ids, data_s, t_window = [], [], 0.0, time.time()
@@ -249,8 +254,7 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
     for ckpt, w in zip(ckpts, writers):
       ckpt.close()
       w.close()
-  mean = lambda rows: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows[0] else {}
-  out = {'train': mean(last), 'eval': mean(last_eval), 'step': step, 'state': state}
+  out = {'train': _mean_metrics(last), 'eval': _mean_metrics(last_eval), 'step': step, 'state': state}
   if stacked:
     out['members'] = [{'name': m.name, 'workdir': d, 'train': a, 'eval': b}
                       for m, d, a, b in zip(group, dirs, last, last_eval)]

@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import PartitionSpec
 
+from glam_jax import configs
 from glam_jax.train.sharding import SWEEP_AXIS
 
 try:                                      # jax >= 0.7
@@ -75,8 +76,9 @@ def members(config) -> list:
     if field not in OPTIMIZER_FIELDS and not field.startswith('loss.'):
       raise ValueError(f'sweep field {field!r} cannot be swept in one program; sweepable: '
                        f'{", ".join(OPTIMIZER_FIELDS)} and float fields of loss.*')
-    if not isinstance(_get(config, field), float):
-      raise ValueError(f'sweep field {field!r} is {_get(config, field)!r}, not a float')
+    current = _get(config, field)
+    if not isinstance(current, float):
+      raise ValueError(f'sweep field {field!r} is {current!r}, not a float')
   seeds = [config.seed + i for i in range(k)]
   if not field:
     return [Member(f'seed{s}', s) for s in seeds] if k > 1 else [Member('', config.seed)]
@@ -87,16 +89,7 @@ def members(config) -> list:
 def member_config(config, member: Member) -> ml_collections.ConfigDict:
   """The config of the separate run that `member` reproduces."""
   c = ml_collections.ConfigDict(config.to_dict())
-  with c.unlocked():
-    c.seed = member.seed
-    c.num_seeds = 1
-    c.sweep = ''
-    for field, value in member.values:
-      *parents, leaf = field.split('.')
-      node = c
-      for p in parents:
-        node = node[p]
-      node[leaf] = value
+  configs.apply_overrides(c, {'seed': member.seed, 'num_seeds': 1, 'sweep': '', **dict(member.values)})
   return c
 
 
