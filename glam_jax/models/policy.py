@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from glam_jax.models import layers
@@ -43,7 +42,7 @@ class PolicyConfig:
   t_star: float = 0.9
 
   def __post_init__(self):
-    for size in self.image_shape[:2]:
+    for size in self.image_shape[:2] if self.num_views else ():
       layers.check_image_size(size, len(self.encoder_features))
 
 
@@ -71,13 +70,13 @@ class Policy(nn.Module):
     c = self.config
     self.views = [ViewEncoder(c.encoder_features, c.encoder_dim, c.projection_width, c.view_embedding,
                               name=f'view_{i}') for i in range(c.num_views)]
-    self.head_net = layers.MLP(c.head_layers, c.head_width, c.horizon * c.output_dim, activation=jax.nn.mish,
+    self.head_net = layers.MLP(c.head_layers, c.head_width, c.horizon * c.output_dim, activation=layers.mish,
                                layer_norm=True)
     if c.action_dim:
       self.decoder_net = layers.MLP(c.decoder_layers, c.decoder_width, c.action_dim)
 
   def context(self, images, state):
-    """images: (..., V, H, W, C) floats, state: (..., state_dim) -> c_t."""
+    """images: (..., V, H, W, C) floats (None without views), state: (..., state_dim) -> c_t."""
     parts = [enc(images[..., i, :, :, :]) for i, enc in enumerate(self.views)]
     return jnp.concatenate(parts + [state], -1)
 

@@ -45,8 +45,11 @@ def state_dim(state_input: str, ee_dim: int, proprio_dim: int) -> int:
   return ee_dim + (proprio_dim if state_input == 'ee_proprio' else 0)
 
 
-def view_images(obs: dict, image_keys) -> jnp.ndarray:
-  """(..., V, H, W, C): one float image per view key, stacked on a view axis."""
+def view_images(obs: dict, image_keys) -> jnp.ndarray | None:
+  """(..., V, H, W, C): one float image per view key, stacked on a view axis; None for a policy without
+  views (state only, as MIP's own low-dimensional trainer)."""
+  if not image_keys:
+    return None
   return jnp.stack([inputs.image_input(obs, (k,)) for k in image_keys], -4)
 
 
@@ -82,6 +85,15 @@ class PolicyLearner:
     return self.model.init(rng, *self._inputs(batch))['params']
 
   def loss(self, params, batch: dict, rng: jax.Array):
+    return self._objective(params, batch, rng, with_inference=False)
+
+  def eval_metrics(self, params, batch: dict, rng: jax.Array) -> dict:
+    """The loss terms and the test-time inference's errors (step 2 from step 1's output, no noise): the
+    metric that says how the policy will act. Held-out only: a third head pass in every training step cost
+    a quarter of MIP's step time (tools/bench_train.py --peer=mip)."""
+    return self._objective(params, batch, rng, with_inference=True)[1]
+
+  def _objective(self, params, batch: dict, rng: jax.Array, with_inference: bool):
     run = lambda method, *a: self.model.apply({'params': params}, *a, method=method)
     t_star = self.config.t_star
     ctx = run(Policy.context, *self._inputs(batch))
@@ -91,11 +103,11 @@ class PolicyLearner:
     first = run(Policy.head, jnp.zeros(lead), jnp.zeros_like(target), ctx)
     noisy = target + (1.0 - t_star) * jax.random.normal(rng, target.shape)
     second = run(Policy.head, jnp.full(lead, t_star), noisy, ctx)
-    # test-time second step (no noise): the metric that says how the policy will act
-    inferred = run(Policy.head, jnp.full(lead, t_star), first, ctx)
     chunk_1, chunk_2 = masked_mean(_sq(first, target), mask), masked_mean(_sq(second, target), mask)
-    metrics = dict(chunk_mse_step1=chunk_1, chunk_mse_step2=chunk_2,
-                   chunk_mse_inferred=masked_mean(_sq(jax.lax.stop_gradient(inferred), target), mask))
+    metrics = dict(chunk_mse_step1=chunk_1, chunk_mse_step2=chunk_2)
+    if with_inference:
+      inferred = run(Policy.head, jnp.full(lead, t_star), first, ctx)
+      metrics['chunk_mse_inferred'] = masked_mean(_sq(inferred, target), mask)
     total = chunk_1 + chunk_2
     if self.label == 'latents':
       act_mask = mask & batch['is_target'][:, None]
@@ -103,9 +115,10 @@ class PolicyLearner:
       act_1 = masked_mean(_sq(run(Policy.decode, first, ctx), a), act_mask)
       act_2 = masked_mean(_sq(run(Policy.decode, second, ctx), a), act_mask)
       total = total + self.action_weight * (act_1 + act_2)
-      metrics.update(action_mse_step1=act_1, action_mse_step2=act_2, action_mse_inferred=masked_mean(
-          _sq(jax.lax.stop_gradient(run(Policy.decode, inferred, ctx)), a), act_mask),
-          target_fraction=jnp.mean(batch['is_target'].astype(jnp.float32)))
+      metrics.update(action_mse_step1=act_1, action_mse_step2=act_2,
+                     target_fraction=jnp.mean(batch['is_target'].astype(jnp.float32)))
+      if with_inference:
+        metrics['action_mse_inferred'] = masked_mean(_sq(run(Policy.decode, inferred, ctx), a), act_mask)
     metrics['loss'] = total
     return total, metrics
 

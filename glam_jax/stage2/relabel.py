@@ -35,7 +35,8 @@ def _episode_obs(ds: Dataset, ep: int, image_keys, normalizer: Normalizer) -> di
 def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int = 256,
                progress: bool = True) -> np.ndarray:
   """(num_steps, latent_dim) float32 IDM posterior means of every transition of `ds` (not standardised)."""
-  mesh = sharding.make_mesh(jax.local_devices())       # several processes: each labels everything itself
+  # several processes: each labels everything itself, on its own training devices (on CPU: one)
+  mesh = sharding.make_mesh([d for d in sharding.training_devices() if d.process_index == jax.process_index()])
   params = jax.device_get(params)
   batch = -(-batch // mesh.size) * mesh.size
   fn = jax.jit(learner.encode, in_shardings=(sharding.replicated(mesh), sharding.batch_sharding(mesh),

@@ -33,6 +33,9 @@ from glam_jax.train import state as state_lib
 
 
 class Learner(Protocol):
+  """`loss` -> (the objective, its metrics) is what a training step differentiates; a learner may also have
+  `eval_metrics(params, batch, rng) -> dict` for held-out batches, with diagnostics too costly for every
+  step (otherwise held-out evaluation logs `loss`'s metrics)."""
   def init(self, rng: jax.Array, batch: dict) -> Any: ...
   def loss(self, params, batch: dict, rng: jax.Array) -> tuple[jax.Array, dict]: ...
 
@@ -110,7 +113,8 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   dirs = [os.path.join(workdir, m.name) for m in group]
   os.makedirs(workdir, exist_ok=True)
   n_dev = len(jax.devices())
-  mesh = sharding.make_sweep_mesh(sweep.sweep_devices(len(group), n_dev)) if stacked else sharding.make_mesh()
+  mesh = (sharding.make_sweep_mesh(sweep.sweep_devices(len(group), n_dev)) if stacked
+          else sharding.make_mesh(sharding.training_devices()))
   sharding.check_batch_size(train_data.batch_size, mesh)
   repl = sharding.replicated(mesh)
   state_sh = sharding.sweep_sharding(mesh) if stacked else repl
@@ -181,7 +185,10 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
         state, batch)
 
   def member_eval(params, batch, key, values):
-    return sweep.with_hyperparameters(learner, values).loss(params, batch, key)[1]
+    member = sweep.with_hyperparameters(learner, values)
+    if hasattr(member, 'eval_metrics'):
+      return member.eval_metrics(params, batch, key)
+    return member.loss(params, batch, key)[1]
 
   # keys and swept values are arguments, not constants: runs that differ only in them share one program
   each = (lambda f: sweep.over_members(f, mesh)) if stacked else (lambda f: f)

@@ -122,6 +122,21 @@ def test_mip_head_two_steps():
   np.testing.assert_allclose(actions, run(Policy.decode, chunk, ctx), atol=1e-6)
 
 
+def test_state_only_policy():
+  # no camera views: the context is the state alone (MIP's own low-dimensional setting, bench_train --peer=mip)
+  cfg = PolicyConfig(image_shape=(8, 8, 3), num_views=0, state_dim=10, horizon=4, output_dim=3, head_layers=3,
+                     head_width=16)
+  learner = latent_bc.PolicyLearner(cfg, (), 'ee', 'actions')
+  batch = {'obs': {'ee_pose': jnp.ones((5, 9)), 'gripper': jnp.ones((5, 1))}, 'proprio': None,
+           'actions': jnp.ones((5, 4, 3)), 'chunk_mask': jnp.ones((5, 4), bool)}
+  params = learner.init(jax.random.PRNGKey(0), batch)
+  assert not any('view' in k for k in params)
+  loss, out = learner.loss(params, batch, jax.random.PRNGKey(1))
+  full = learner.eval_metrics(params, batch, jax.random.PRNGKey(1))
+  assert set(full) - set(out) == {'chunk_mse_inferred'} and full['loss'] == loss
+  assert learner.act(params, batch['obs']).shape == (5, 4, 3)
+
+
 def test_policy_refuses_another_methods_world_model(runs, tmp_path):
   c = _policy_config(runs, 'glam_o', num_steps=2)       # the fixture's world model is a `glam` run
   with pytest.raises(ValueError, match="is a 'glam' model"):
@@ -138,6 +153,9 @@ def test_policy_trains_restores_and_acts(runs, method):
             if 'train/loss' in r]
   assert losses[-1] < 0.5 * losses[0], losses
   assert np.isfinite(out['eval']['loss'])
+  # the test-time inference's error is a held-out metric only (a third head pass per training step)
+  inferred = {'chunk_mse_inferred'} | ({'action_mse_inferred'} if method == 'glam' else set())
+  assert inferred <= set(out['eval']) and not inferred & set(out['train'])
   if method == 'glam':
     assert os.path.exists(os.path.join(runs['wm'], 'labels', 'umi.npy'))
     assert 0 < out['train']['target_fraction'] < 1
