@@ -51,7 +51,7 @@ from glam_jax.train import state as state_lib  # noqa: E402
 _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/world_model.py:lift',
                                           'World-model or action-policy config.')
 _DATA_DIR = flags.DEFINE_string('data_dir', '', 'Data root holding <task>/<source>/; empty: synthetic data.')
-_STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps per measurement.')
+_STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps per measurement window (the compute-only rate is the median of 3).')
 _WORKERS = flags.DEFINE_list('workers', ['0', '2'], 'Grain worker counts to measure.')
 _PEER = flags.DEFINE_enum('peer', '', ['', 'clam', 'mip'], "Measure at a peer's size instead of --config.")
 _BATCHES = flags.DEFINE_list('batches', [], "Batch sizes for --peer (default: those the peer's figures are at).")
@@ -124,13 +124,17 @@ def compile_step(learner, tx, batch, mesh):
   return state, compiled, time.perf_counter() - t
 
 
-def compute_rate(compiled, state, batch, steps: int) -> tuple:
-  """(state, steps/s) of the compiled step fed the same on-device batch: the compute-bound rate."""
-  t = time.perf_counter()
-  for _ in range(steps):
-    state, out = compiled(state, batch)
-  jax.block_until_ready(out)
-  return state, steps / (time.perf_counter() - t)
+def compute_rate(compiled, state, batch, steps: int, windows: int = 3) -> tuple:
+  """(state, steps/s) of the compiled step fed the same on-device batch: the compute-bound rate, the median
+  of `windows` windows of `steps` steps (robust to other work briefly sharing the machine)."""
+  rates = []
+  for _ in range(windows):
+    t = time.perf_counter()
+    for _ in range(steps):
+      state, out = compiled(state, batch)
+    jax.block_until_ready(out)
+    rates.append(steps / (time.perf_counter() - t))
+  return state, float(np.median(rates))
 
 
 def print_flops(step_flops: float, rate: float, measured: dict) -> None:

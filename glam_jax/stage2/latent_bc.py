@@ -100,9 +100,12 @@ class PolicyLearner:
     target = batch[self.label]
     mask = batch['chunk_mask']
     lead = ctx.shape[:-1]
-    first = run(Policy.head, jnp.zeros(lead), jnp.zeros_like(target), ctx)
     noisy = target + (1.0 - t_star) * jax.random.normal(rng, target.shape)
-    second = run(Policy.head, jnp.full(lead, t_star), noisy, ctx)
+    # the two steps' inputs do not depend on each other in training: one head call on both, stacked, runs
+    # larger matrix products than two calls
+    both = lambda x, y: jnp.concatenate([x, y])
+    first, second = jnp.split(run(Policy.head, both(jnp.zeros(lead), jnp.full(lead, t_star)),
+                                  both(jnp.zeros_like(target), noisy), both(ctx, ctx)), 2)
     chunk_1, chunk_2 = masked_mean(_sq(first, target), mask), masked_mean(_sq(second, target), mask)
     metrics = dict(chunk_mse_step1=chunk_1, chunk_mse_step2=chunk_2)
     if with_inference:
@@ -112,8 +115,8 @@ class PolicyLearner:
     if self.label == 'latents':
       act_mask = mask & batch['is_target'][:, None]
       a = batch['actions']
-      act_1 = masked_mean(_sq(run(Policy.decode, first, ctx), a), act_mask)
-      act_2 = masked_mean(_sq(run(Policy.decode, second, ctx), a), act_mask)
+      decoded_1, decoded_2 = jnp.split(run(Policy.decode, both(first, second), both(ctx, ctx)), 2)
+      act_1, act_2 = masked_mean(_sq(decoded_1, a), act_mask), masked_mean(_sq(decoded_2, a), act_mask)
       total = total + self.action_weight * (act_1 + act_2)
       metrics.update(action_mse_step1=act_1, action_mse_step2=act_2,
                      target_fraction=jnp.mean(batch['is_target'].astype(jnp.float32)))

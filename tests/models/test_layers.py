@@ -16,3 +16,20 @@ def test_mish_matches_jax_mish_and_its_gradient():
   second = jax.vmap(jax.grad(jax.grad(layers.mish)))(jnp.linspace(-8.0, 8.0, 1601))
   np.testing.assert_allclose(second, jax.vmap(jax.grad(jax.grad(jax.nn.mish)))(jnp.linspace(-8.0, 8.0, 1601)),
                              atol=1e-4)
+
+
+def test_upconv_equals_flax_conv_transpose():
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 5, 4, 6))         # odd, non-square sizes too
+  ref = nn.ConvTranspose(7, (4, 4), strides=(2, 2), padding='SAME')
+  params = ref.init(jax.random.PRNGKey(1), x)
+  mine = layers.UpConv(7)
+  assert jax.tree.map(jnp.shape, mine.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, params)
+  np.testing.assert_allclose(mine.init(jax.random.PRNGKey(1), x)['params']['kernel'],
+                             params['params']['kernel'])                # the same initialisation
+  params = jax.tree.map(lambda p: p + 0.1, params)                      # a non-zero bias too
+  np.testing.assert_allclose(mine.apply(params, x), ref.apply(params, x), atol=2e-6)
+  loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))
+  grads = jax.grad(loss(mine), argnums=(0, 1))(params, x)
+  for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(jax.grad(loss(ref), argnums=(0, 1))(params, x))):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
