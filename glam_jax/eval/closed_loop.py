@@ -10,6 +10,9 @@ pick_place (see `opaque_scan`). The step program takes no policy parameters, so 
 every policy of an env and period, and the persistent compilation cache serves it to every method after
 the first.
 
+The physics is MJX or native MuJoCo (`evaluate(backend=...)`, `sim.backends`); native MuJoCo steps on the
+host from inside the same two programs (a `pure_callback` per control step), so nothing here differs.
+
 Trial i always resets from `fold_in(PRNGKey(seed), i)`, whatever the chunk size or device count, so two
 methods evaluated with the same seed face the same N initial placements.
 """
@@ -23,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from glam_jax import opaque_scan
+from glam_jax.sim import backends
 from glam_jax.sim.env import Env, State
 from glam_jax.train import sharding
 
@@ -101,14 +105,16 @@ def first_success(success: np.ndarray) -> np.ndarray:
 
 
 def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 0, chunk: int = 64,
-             num_steps: int | None = None, keep_frames: int = 0, progress: bool = True) -> dict:
+             num_steps: int | None = None, keep_frames: int = 0, progress: bool = True,
+             backend: str = 'mjx') -> dict:
   """Runs `trials` episodes in chunks; host arrays: `success` (N,) (ever succeeded), `first_success` (N,),
   `tcp` (N, T, A, 3), `action` (N, T, action_size), and the geometry poses of the first `keep_frames`
-  episodes for pictures."""
+  episodes for pictures. `backend` is the physics (`sim.backends`): `native` is the faster one on CPU."""
   if trials < 1:
     raise ValueError(f'trials must be positive, got {trials}')
+  env = backends.with_backend(env, backend)
   num_steps = num_steps or env.episode_length
-  mesh = sharding.make_mesh()
+  mesh = sharding.make_mesh(None if env.shard_batch else jax.devices()[:1])
   # at least 2 episodes per device: with 1, compiling a smoke MIP policy's evaluation (XLA CPU, jax 0.6.2,
   # measured on the earlier single-program evaluation) grew past 7 GB of memory, with 2 it peaked at 0.8 GB;
   # the extra episodes are padding, discarded below

@@ -19,7 +19,7 @@ from glam_jax.data import action_space
 from glam_jax.demos import collect
 from glam_jax.eval import closed_loop, smoothness, stats
 from glam_jax.eval.controllers import ChunkPolicyController
-from glam_jax.sim import camera, make_env
+from glam_jax.sim import backends, camera, make_env
 from glam_jax.stage2 import experiment as stage2
 
 TARGET = 'kinova'
@@ -48,16 +48,19 @@ def rollout_gif(env, result: dict, path: str, views, image_size: int, fps: float
 
 
 def evaluate_policy(workdir: str, trials: int, seed: int = 1000, chunk: int = 64, execute_steps: int = 0,
-                    gifs: int = 4, out_dir: str = '', progress: bool = True) -> dict:
-  """Rolls out the policy of `workdir` for `trials` episodes; writes `<out_dir>/results.json` and
-  `rollouts.gif` (out_dir defaults to `<workdir>/eval`) and returns the results."""
+                    gifs: int = 4, out_dir: str = '', progress: bool = True, backend: str = 'mjx') -> dict:
+  """Rolls out the policy of `workdir` for `trials` episodes on the `backend` physics (`sim.backends`);
+  writes `<out_dir>/results.json` and `rollouts.gif` (out_dir defaults to `<workdir>/eval`) and returns the
+  results."""
+  backends.check(backend)
   learner, params, spec, _ = stage2.load(workdir)
   execute_steps = execute_steps or spec['execute_steps']
   env = make_env(spec['task'], TARGET, render=False)
   controller = ChunkPolicyController(learner, env, stage2.normalizer(spec), execute_steps,
                                      action_space.of(spec))
   t0 = time.time()
-  result = closed_loop.evaluate(env, controller, params, trials, seed, chunk, keep_frames=gifs, progress=progress)
+  result = closed_loop.evaluate(env, controller, params, trials, seed, chunk, keep_frames=gifs, progress=progress,
+                                backend=backend)
   seconds = time.time() - t0
   success = result['success']
   out = {'workdir': os.path.abspath(workdir), 'task': spec['task'], 'method': spec['method'],
@@ -66,7 +69,7 @@ def evaluate_policy(workdir: str, trials: int, seed: int = 1000, chunk: int = 64
          'mean_steps_to_success': float(result['first_success'][success].mean() + 1) if success.any() else None,
          'trials': trials, 'seed': seed, 'execute_steps': execute_steps,
          'action_space': action_space.of(spec), 'episode_steps': result['num_steps'],
-         'seconds': seconds, 'env_steps_per_s': trials * result['num_steps'] / seconds,
+         'backend': backend, 'seconds': seconds, 'env_steps_per_s': trials * result['num_steps'] / seconds,
          'device': f'{jax.device_count()} x {jax.devices()[0].device_kind}'}
   out_dir = out_dir or os.path.join(workdir, 'eval')
   os.makedirs(out_dir, exist_ok=True)

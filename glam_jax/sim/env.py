@@ -22,7 +22,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import mujoco
-import numpy as np
 from flax import struct
 from mujoco import mjx
 
@@ -58,6 +57,8 @@ def _quat_yaw(yaw):
 
 class Env:
   """One (task, embodiment) pair. Holds only static things: the models, addresses and the camera rig."""
+  # whether a batch of envs gains from being split over JAX devices (not when the physics runs on the host)
+  shard_batch = True
 
   def __init__(self, task: str, embodiment: str, config: EnvConfig):
     self.config = config
@@ -122,7 +123,7 @@ class Env:
         qpos = qpos.at[a:a + 7].set(pose)
     data = data.replace(qpos=qpos, qvel=jnp.zeros_like(data.qvel), ctrl=ctrl, mocap_pos=mocap_pos,
                         mocap_quat=mocap_quat)
-    data = mjx.forward(self.mjx_model, data)
+    data = self.forward(data)
     info = {'success': self.success(data), 'step': jnp.zeros((), jnp.int32)}
     return State(data, self.observe(data), info, jnp.zeros((), bool))
 
@@ -137,10 +138,19 @@ class Env:
       ctrl = arm_lib.apply_action(spec, idx, ctrl, action[start:start + spec.action_size])
       start += spec.action_size
     data = state.data.replace(ctrl=ctrl)
-    data = jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(self.mjx_model, d), data)
+    data = self.advance(data)
     t = state.info['step'] + 1
     info = {**state.info, 'success': self.success(data), 'step': t}
     return State(data, self.observe(data), info, t >= self.episode_length)
+
+  # -- physics: MJX here; `native_env.NativeEnv` runs the same two on C MuJoCo --------------------------
+  def forward(self, data: mjx.Data) -> mjx.Data:
+    """Derived quantities (kinematics, contacts, forces) of a freshly set state."""
+    return mjx.forward(self.mjx_model, data)
+
+  def advance(self, data: mjx.Data) -> mjx.Data:
+    """The physics of one control step: `n_substeps` of `mjx.step` with the controls in `data`."""
+    return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(self.mjx_model, d), data)
 
   def poses(self, data: mjx.Data) -> tasks.Poses:
     pos = {n: data.xpos[b] for n, b in self._obj_body.items()}

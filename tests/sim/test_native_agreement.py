@@ -1,41 +1,79 @@
-"""A short open-loop rollout agrees between MJX (float32, JAX) and native MuJoCo (float64, C)."""
+"""A short open-loop rollout agrees between MJX (float32, JAX) and native MuJoCo (float64, C): stepped by
+hand, and through the native env (`NativeEnv`, the `native` evaluation backend) with its observations and
+success flags, for a small batch."""
 import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+import pytest
+
+from glam_jax import opaque_scan
+from glam_jax.sim.native_env import NativeEnv
+from tests.conftest import cached_env
 
 STEPS = 25
+BATCH = 2
 
 
-def test_open_loop_rollout_matches_native(get_env):
-  env = get_env('lift', 'kinova', render=False)
-  idx = env.arm_index[0]
-  state = jax.jit(env.reset)(jax.random.PRNGKey(4))
-  t = np.arange(STEPS)[:, None] * env.dt
-  actions = np.concatenate([0.8 * np.sin(2 * np.pi * 0.5 * t + np.arange(7)), np.cos(t)], axis=1)
-
+def _episode(env, key, actions):
+  """Reset, then one action per step -> (reset state, per-step records)."""
   def step(s, a):
     s = env.step(s, a)
-    return s, (s.data.ctrl, s.data.qpos)
+    obs = {k: v for k, v in s.obs.items() if '/' not in k}
+    return s, {'ctrl': s.data.ctrl, 'qpos': s.data.qpos, 'obs': obs, 'success': s.info['success'], 'done': s.done}
 
-  _, (ctrls, qposes) = jax.jit(lambda s, a: jax.lax.scan(step, s, a))(state, jnp.asarray(actions, jnp.float32))
+  first = env.reset(key)
+  return first, opaque_scan.scan(step, first, actions)[1]     # compiles like one step (see opaque_scan)
 
+
+@pytest.fixture(scope='module')
+def rollouts():
+  """(env, reset states, MJX records, native-env records), BATCH episodes of STEPS sinusoidal actions."""
+  env = cached_env('lift', 'kinova', render=False)
+  t = np.arange(STEPS)[:, None] * env.dt
+  actions = np.stack([np.concatenate([0.8 * np.sin(2 * np.pi * 0.5 * t + np.arange(7) + b), np.cos(t + b)], 1)
+                      for b in range(BATCH)])
+  keys = jax.random.split(jax.random.PRNGKey(4), BATCH)
+  run = lambda e: jax.jit(jax.vmap(lambda k, a: _episode(e, k, a)))(keys, jnp.asarray(actions, jnp.float32))
+  first, mjx_rec = run(env)
+  native_first, native_rec = run(NativeEnv(env))
+  np.testing.assert_allclose(native_first.data.qpos, first.data.qpos, atol=1e-6)   # the same placements
+  return env, first, mjx_rec, native_rec
+
+
+def _check_qpos(env, qposes, native):
+  idx = env.arm_index[0]
+  np.testing.assert_allclose(qposes[..., idx.qpos], native[..., idx.qpos], atol=5e-3)
+  np.testing.assert_allclose(qposes[..., idx.finger_qpos], native[..., idx.finger_qpos], atol=2e-3)
+  cube = env._obj_qpos['cube_red']
+  np.testing.assert_allclose(qposes[..., cube:cube + 3], native[..., cube:cube + 3], atol=2e-3)
+  # The arm actually moved, so the comparison is not trivially between two resting states.
+  assert np.abs(native[..., -1, idx.qpos] - native[..., 0, idx.qpos]).max() > 0.3
+
+
+def test_open_loop_rollout_matches_native(rollouts):
+  env, first, rec, _ = rollouts
   m = env.mj_model
   d = mujoco.MjData(m)
-  d.qpos[:] = np.asarray(state.data.qpos)
-  d.ctrl[:] = np.asarray(state.data.ctrl)
+  d.qpos[:] = np.asarray(first.data.qpos[0])
+  d.ctrl[:] = np.asarray(first.data.ctrl[0])
   mujoco.mj_forward(m, d)
   native = []
-  for ctrl in np.asarray(ctrls):
+  for ctrl in np.asarray(rec['ctrl'][0]):
     d.ctrl[:] = ctrl
     for _ in range(env.n_substeps):
       mujoco.mj_step(m, d)
     native.append(d.qpos.copy())
-  native = np.array(native)
-  qposes = np.asarray(qposes)
-  np.testing.assert_allclose(qposes[:, idx.qpos], native[:, idx.qpos], atol=5e-3)
-  np.testing.assert_allclose(qposes[:, idx.finger_qpos], native[:, idx.finger_qpos], atol=2e-3)
-  cube = env._obj_qpos['cube_red']
-  np.testing.assert_allclose(qposes[:, cube:cube + 3], native[:, cube:cube + 3], atol=2e-3)
-  # The arm actually moved, so the comparison is not trivially between two resting states.
-  assert np.abs(native[-1, idx.qpos] - native[0, idx.qpos]).max() > 0.3
+  _check_qpos(env, np.asarray(rec['qpos'][0]), np.array(native))
+
+
+def test_native_env_matches_mjx(rollouts):
+  env, _, mjx_rec, native_rec = rollouts
+  _check_qpos(env, np.asarray(mjx_rec['qpos']), np.asarray(native_rec['qpos']))
+  np.testing.assert_allclose(native_rec['ctrl'], mjx_rec['ctrl'], atol=1e-5)   # actions set the same targets
+  tol = {'ee_pose': 5e-3, 'gripper': 4e-3, 'joint_pos': 5e-3, 'joint_target': 1e-5}
+  assert set(native_rec['obs']) == set(tol)
+  for k, atol in tol.items():
+    np.testing.assert_allclose(native_rec['obs'][k], mjx_rec['obs'][k], atol=atol, err_msg=k)
+  np.testing.assert_array_equal(native_rec['success'], mjx_rec['success'])
+  np.testing.assert_array_equal(native_rec['done'], mjx_rec['done'])
