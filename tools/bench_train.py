@@ -62,21 +62,28 @@ GOAL = 1.5
 CLAM_WIDTH = 512            # this stack's CLAM at width 512: 8.0 M parameters with the paper's convs
 
 
-def _flops(compiled) -> float:
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost       # a list on older jax
-  return float(cost.get('flops', 0.0))
+def _flops(lowered, compiled) -> float:
+  """FLOPs of one call by XLA's cost analysis: of the lowered HLO where this jax gives it (every device
+  together, before the backend turns convolutions and matmuls into library calls, whose FLOPs the compiled
+  program's analysis leaves out on GPU), else of the compiled program (per device)."""
+  for stage in (lowered, compiled):
+    cost = stage.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost       # a list on older jax
+    if cost and cost.get('flops', 0.0) > 0:
+      return float(cost['flops'])
+  return float('nan')
 
 
 def _rate(fn, args, reps: int) -> tuple:
   """(FLOPs of one call, calls/s) of a jitted `fn`, compiled first and timed over `reps` calls."""
-  compiled = fn.lower(*args).compile()
+  lowered = fn.lower(*args)
+  compiled = lowered.compile()
   jax.block_until_ready(compiled(*args))
   t = time.perf_counter()
   for _ in range(reps):
     out = compiled(*args)
   jax.block_until_ready(out)
-  return _flops(compiled), reps / (time.perf_counter() - t)
+  return _flops(lowered, compiled), reps / (time.perf_counter() - t)
 
 
 def peaks(mesh, data, batch: int, image_shape, conv_features) -> dict:
@@ -85,7 +92,7 @@ def peaks(mesh, data, batch: int, image_shape, conv_features) -> dict:
   x = jax.device_put(jnp.ones((1024 * n, 2048), jnp.float32), data)
   w = jnp.ones((2048, 2048), jnp.float32)
   flops, rate = _rate(jax.jit(lambda a, b: a @ b, out_shardings=data), (x, w), 10)
-  out = {'matmul 1024x2048 @ 2048x2048 per device': flops * rate}
+  out = {f'matmul {1024 * n}x2048 @ 2048x2048': flops * rate}
   h, wd, c = image_shape
   for i, f in enumerate(conv_features):
     img = jax.device_put(jnp.ones((batch, h, wd, c), jnp.float32), data)
@@ -111,17 +118,19 @@ def build(config, tmp: str):
 
 
 def compile_step(learner, tx, batch, mesh):
-  """(initial state, the compiled train step, compile seconds), the batch split over `mesh` as in training."""
+  """(initial state, the compiled train step, compile seconds, its FLOPs), the batch split over `mesh` as in
+  training."""
   repl, data = sharding.replicated(mesh), sharding.batch_sharding(mesh)
   state = jax.jit(lambda k, b: state_lib.create(learner.init(k, b), tx), out_shardings=repl)(
       jax.random.PRNGKey(0), batch)
   step = jax.jit(loop.make_train_step(learner, tx, jax.random.PRNGKey(1)), in_shardings=(repl, data),
                  out_shardings=(repl, repl), donate_argnums=0)
   t = time.perf_counter()
-  compiled = step.lower(state, batch).compile()
+  lowered = step.lower(state, batch)
+  compiled = lowered.compile()
   state, out = compiled(state, batch)
   jax.block_until_ready(out)
-  return state, compiled, time.perf_counter() - t
+  return state, compiled, time.perf_counter() - t, _flops(lowered, compiled)
 
 
 def compute_rate(compiled, state, batch, steps: int, windows: int = 3) -> tuple:
@@ -166,7 +175,7 @@ def bench_config(config, tmp: str) -> None:
   tx = loop.make_optimizer(config)
   ds, _ = pipeline.make_dataset(dataclasses.replace(train_data, num_workers=0))
   batch = sharding.global_batch(ds[0], mesh)
-  state, step, compile_s = compile_step(learner, tx, batch, mesh)
+  state, step, compile_s, step_flops = compile_step(learner, tx, batch, mesh)
   print(f'{state_lib.num_params(state.params):,} parameters; batch {train_data.batch_size}; training on '
         f'{mesh.size} of {jax.device_count()} x {jax.devices()[0].platform}; compile + first step {compile_s:.0f} s')
   print(f'{"feed":22s} {"steps/s":>8s} {"samples/s":>10s} {"data wait":>10s} {"vs compute":>10s}')
@@ -176,12 +185,12 @@ def bench_config(config, tmp: str) -> None:
   if jax.device_count() > mesh.size:      # CPU: what splitting the batch over every virtual device gives
     every = sharding.make_mesh()
     b = sharding.global_batch(ds[0], every)
-    s, split_step, _ = compile_step(learner, tx, b, every)
+    s, split_step, _, _ = compile_step(learner, tx, b, every)
     _, split = compute_rate(split_step, s, b, _STEPS.value)
     print(f'{f"  split over {every.size} devices":22s} {split:8.2f} {split * train_data.batch_size:10.0f} '
           f'{0:10.1%} {split / base:10.2f}', flush=True)
   print('\ncompute-only step:')
-  print_flops(_flops(step), base, conv_peaks(mesh, learner, train_data.batch_size))
+  print_flops(step_flops, base, conv_peaks(mesh, learner, train_data.batch_size))
   print()
   for workers in map(int, _WORKERS.value):
     cfg = dataclasses.replace(train_data, num_workers=workers)
@@ -233,11 +242,11 @@ def bench_peer(peer: str, tmp: str) -> None:
   for b in batches:
     learner, config, host = peer_problem(peer, b, tmp)
     batch = sharding.global_batch(host, mesh)
-    state, step, compile_s = compile_step(learner, loop.make_optimizer(config), batch, mesh)
+    state, step, compile_s, step_flops = compile_step(learner, loop.make_optimizer(config), batch, mesh)
     state, rate = compute_rate(step, state, batch, _STEPS.value)
     print(f'\nbatch {b}: {state_lib.num_params(state.params):,} parameters; compile + first step {compile_s:.0f} s; '
           f'{rate:.2f} steps/s, {rate * b:.1f} samples/s', flush=True)
-    print_flops(_flops(step), rate, conv_peaks(mesh, learner, b) if peer == 'clam' else
+    print_flops(step_flops, rate, conv_peaks(mesh, learner, b) if peer == 'clam' else
                 peaks(mesh, sharding.batch_sharding(mesh), b, (1, 1, 1), ()))
     rows.append((b, rate * b))
   print(f'\n{"batch":>6s} {"samples/s":>10s} {"peer trainer":>13s} {"ratio":>7s} {"goal":>6s}')
