@@ -160,6 +160,8 @@ def conv_peaks(mesh, learner, batch: int) -> dict:
   data = sharding.batch_sharding(mesh)
   mc = getattr(learner, 'model_config', None) or learner.config
   features = getattr(mc, 'conv_features', None) or getattr(mc, 'encoder_features', ())
+  if getattr(mc, 'num_views', 1) == 0:          # a state-only policy: no conv runs
+    features = ()
   return peaks(mesh, data, batch, mc.image_shape, features)
 
 
@@ -246,8 +248,7 @@ def bench_peer(peer: str, tmp: str) -> None:
     state, rate = compute_rate(step, state, batch, _STEPS.value)
     print(f'\nbatch {b}: {state_lib.num_params(state.params):,} parameters; compile + first step {compile_s:.0f} s; '
           f'{rate:.2f} steps/s, {rate * b:.1f} samples/s', flush=True)
-    print_flops(step_flops, rate, conv_peaks(mesh, learner, b) if peer == 'clam' else
-                peaks(mesh, sharding.batch_sharding(mesh), b, (1, 1, 1), ()))
+    print_flops(step_flops, rate, conv_peaks(mesh, learner, b))
     rows.append((b, rate * b))
   print(f'\n{"batch":>6s} {"samples/s":>10s} {"peer trainer":>13s} {"ratio":>7s} {"goal":>6s}')
   for b, samples in rows:
