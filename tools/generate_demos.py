@@ -2,13 +2,15 @@
 
 One dataset:
   python tools/generate_demos.py --task=lift --source=kinova --episodes=100 --out=data/lift/kinova \
-      [--seed=0 --image_size=64 --views=overhead,front --depth --batch=64 --overwrite]
+      [--seed=0 --image_size=64 --views=overhead,front --depth --batch=64 --overwrite --backend=mjx|native]
 A whole recipe (experiments/configs/data.py: 100 kinova + 400 umi, + 100 ur5e with --second_arm), laid out
 as <data_dir>/<task>/<source>/; sources already complete with the same settings are skipped:
   python tools/generate_demos.py --task=lift --recipe --data_dir=data [--second_arm]
 
 Failed attempts are dropped and counted; the scripted success rate is printed and stored in meta.json.
-The batch of attempts is sharded over all host CPU devices (one per core).
+The batch of attempts is sharded over all host CPU devices (one per core). `--backend=native` simulates on C
+MuJoCo instead of MJX (glam_jax/sim/backends.py): seconds to compile instead of minutes, for tests and
+quick looks; grasps differ slightly from MJX's, so keep one backend for the data and the evaluation.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from absl import app, flags  # noqa: E402
 
 from glam_jax import compile_cache, configs  # noqa: E402
 from glam_jax.demos import generate as gen  # noqa: E402
+from glam_jax.sim import backends  # noqa: E402
 
 _TASK = flags.DEFINE_string('task', None, 'Task: lift, pick_place, knock_down, stack_two, stack_three.')
 _SOURCE = flags.DEFINE_string('source', 'kinova', 'Source: kinova (target), umi, ur5e.')
@@ -35,6 +38,7 @@ _BATCH = flags.DEFINE_integer('batch', 64, 'Attempts simulated per compiled call
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace an existing dataset.')
 _RECIPE = flags.DEFINE_bool('recipe', False, 'Make the whole data recipe of --task under --data_dir.')
 _DATA_DIR = flags.DEFINE_string('data_dir', 'data', 'Root of recipe datasets.')
+_BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics: mjx or native (C MuJoCo).')
 _SECOND_ARM = flags.DEFINE_bool('second_arm', False, 'Recipe: add the second-arm (ur5e) source.')
 
 
@@ -55,7 +59,7 @@ def main(argv):
     raise app.UsageError('--task is required')
   compile_cache.enable()
   common = dict(image_size=_IMAGE_SIZE.value, views=tuple(_VIEWS.value), depth=_DEPTH.value,
-                batch=_BATCH.value, overwrite=_OVERWRITE.value)
+                batch=_BATCH.value, overwrite=_OVERWRITE.value, backend=_BACKEND.value)
   if not _RECIPE.value:
     if not _OUT.value:
       raise app.UsageError('--out is required (or use --recipe --data_dir=DIR)')
@@ -64,6 +68,7 @@ def main(argv):
     _report(gen.generate(cfg), cfg.out)
     return
   recipe = load_recipe(_TASK.value, _SECOND_ARM.value)
+  recipe.backend = _BACKEND.value
   t0 = time.time()
   gen.generate_recipe(recipe, _DATA_DIR.value, overwrite=_OVERWRITE.value, batch=_BATCH.value)
   print(f'recipe {recipe.task} done in {time.time() - t0:.0f} s under {os.path.join(_DATA_DIR.value, recipe.task)}')

@@ -1,6 +1,6 @@
 """Cross-source latent replay of a trained world model: per source, replay success and TCP tracking error.
 
-  python tools/latent_replay.py --workdir=runs/wm [--sources=umi,kinova,ur5e --episodes=50 --seed=10007]
+  python tools/latent_replay.py --workdir=runs/wm [--sources=umi,kinova,ur5e --episodes=50 --seed=10007 --backend=mjx|native]
 
 Works for the world model of any latent method (GLAM, CLAM, LAPA, ...). Unseen scripted episodes of each
 source are encoded by the frozen model (e.g. its IDM), decoded into Kinova actions by its action decoder,
@@ -19,18 +19,21 @@ from absl import app, flags  # noqa: E402
 
 from glam_jax import compile_cache  # noqa: E402
 from glam_jax.eval import latent_replay as lr  # noqa: E402
+from glam_jax.sim import backends  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'World-model run directory.', required=True)
 _SOURCES = flags.DEFINE_list('sources', list(lr.ReplayConfig.sources), 'Sources whose episodes are replayed.')
 _EPISODES = flags.DEFINE_integer('episodes', 50, 'Episodes per source.')
 _SEED = flags.DEFINE_integer('seed', lr.ReplayConfig.seed, 'Seed of the unseen source episodes.')
+_BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics of the source episodes and replays.')
 _OUT = flags.DEFINE_string('out', None, 'Output directory (default: <workdir>/latent_replay).')
 
 
 def main(argv):
   del argv
   compile_cache.enable()
-  cfg = lr.ReplayConfig(sources=tuple(_SOURCES.value), episodes=_EPISODES.value, seed=_SEED.value)
+  cfg = lr.ReplayConfig(sources=tuple(_SOURCES.value), episodes=_EPISODES.value, seed=_SEED.value,
+                        backend=_BACKEND.value)
   out = lr.run(_WORKDIR.value, cfg, _OUT.value or '')
   print(f'{"replay":18s} {"success":>9s} {"rate":>6s} {"95% Wilson":>15s} {"TCP error (m)":>13s}')
   for name, r in out['results'].items():

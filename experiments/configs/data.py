@@ -25,4 +25,5 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.views = ('overhead', 'front')
   c.depth = False
   c.seed = 0
+  c.backend = 'mjx'              # physics of the scripted episodes: mjx, or native (C MuJoCo; glam_jax/sim/backends.py)
   return c

@@ -4,7 +4,8 @@ Default (CPU-sized, ~25 minutes on a 2-core CPU for the two default methods): th
 (100 Kinova + 400 UMI), GLAM-O against MIP with the `cpu` presets of the world model and the policies, one
 training seed, 100 evaluation trials. `methods` takes any subset of `glam_jax.methods`
 (`--config.methods=glam_o,glam,clam_o,lapa_o,mip`); each latent method trains its own world model.
-`smoke`: a few episodes of 32x32 images and tiny networks, minutes end to end (for tests).
+`smoke`: a few episodes of 32x32 images and tiny networks on native MuJoCo physics, minutes end to end (for
+tests).
 `paper`: paper-size networks and steps, 3 training seeds x 50 trials with mean ± std over seeds (an
 accelerator job).
 
@@ -35,6 +36,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.policy = ml_collections.ConfigDict()
   c.seeds = (0,)                      # policy training seeds (one world model serves them all)
   c.trials = 100                      # evaluation episodes per method and seed
+  c.backend = 'mjx'                   # physics of data, evaluation and replay: mjx or native (glam_jax/sim/backends.py)
   c.eval_seed = 1000                  # reset keys of the evaluation episodes: the same for every method
   c.eval_chunk = 50                   # episodes per compiled evaluation call
   c.gifs = 4                          # rollouts drawn in each method's GIF (0: none)
@@ -46,6 +48,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
     c.replay_episodes = 50
     c.eval_chunk = 512
   if size == 'tiny':
+    c.backend = 'native'              # compiles in seconds instead of minutes; the MJX programs have their own tests
     c.data_dir = ''                   # '': inside the run directory
     c.episodes = ml_collections.ConfigDict({'kinova': 6, 'umi': 6})
     c.image_size = 32

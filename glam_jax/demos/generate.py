@@ -1,5 +1,5 @@
-"""Generates a dataset of successful scripted episodes for one (task, source): batches of attempts in MJX,
-failures dropped and counted, kept steps rendered and written atomically.
+"""Generates a dataset of successful scripted episodes for one (task, source): batches of attempts in MJX (or
+native MuJoCo: `backend`), failures dropped and counted, kept steps rendered and written atomically.
 
 What a source stores follows what the real data would have: the target arm and the second arm store their
 joint positions and their own actions; the hand-held UMI stores images, end-effector pose and gripper
@@ -19,7 +19,7 @@ from tqdm import tqdm
 from glam_jax.data.schema import DatasetError
 from glam_jax.data.writer import DatasetWriter
 from glam_jax.demos import collect
-from glam_jax.sim import camera, make_env
+from glam_jax.sim import backends, camera, make_env
 
 SOURCES = {'kinova': True, 'umi': False, 'ur5e': True}     # source -> stores actions (labels)
 
@@ -39,6 +39,7 @@ class GenerateConfig:
   min_success_rate: float = 0.5    # give up when attempts outrun this rate
   overwrite: bool = False
   progress: bool = True
+  backend: str = 'mjx'             # physics (`sim.backends`): 'native' compiles in seconds, grasps differ a little
 
 
 def source_seed(seed: int, source: str) -> int:
@@ -63,10 +64,12 @@ def generate(cfg: GenerateConfig) -> dict:
   if cfg.episodes < 1:
     raise ValueError(f'episodes must be positive, got {cfg.episodes}')
   t_start = time.time()
-  env = make_env(cfg.task, cfg.source, render=False)
+  env = backends.with_backend(make_env(cfg.task, cfg.source, render=False), cfg.backend)
   rig = camera.make_rig(env.mj_model, cfg.views, cfg.image_size, cfg.image_size, env.mask_geoms)
   mesh, batch = _mesh_batch(cfg.batch)
   shard = NamedSharding(mesh, PartitionSpec('data'))
+  # native physics gathers a sharded batch onto one device every step: start it there (rendering is sharded)
+  attempt_shard = shard if env.shard_batch else jax.devices()[0]
   render_chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
   run = collect.make_collector(env)
   render = collect.make_renderer(rig)
@@ -95,7 +98,7 @@ def generate(cfg: GenerateConfig) -> dict:
       if attempts >= max_attempts:
         raise RuntimeError(f'{cfg.task}/{cfg.source}: only {kept} successes in {attempts} attempts '
                            f'(below {cfg.min_success_rate:.0%}); the scripted demonstrator is failing')
-      keys = jax.device_put(jax.random.split(jax.random.fold_in(base, i), batch), shard)
+      keys = jax.device_put(jax.random.split(jax.random.fold_in(base, i), batch), attempt_shard)
       b = collect.to_batch(run(keys))
       i += 1
       attempts += batch
@@ -122,7 +125,7 @@ def generate(cfg: GenerateConfig) -> dict:
         task=cfg.task, source=cfg.source, embodiment=env.embodiment, num_arms=num_arms, has_actions=has_actions,
         has_proprio=has_proprio, action_dim=env.action_size if has_actions else 0,
         proprio_dim=(lowdim.get('joint_pos', 0) + num_arms) if has_proprio else 0, ctrl_dt=env.dt,
-        image_size=cfg.image_size, views=list(cfg.views), seed=cfg.seed,
+        image_size=cfg.image_size, views=list(cfg.views), seed=cfg.seed, backend=cfg.backend,
         scripted_success_rate=successes / attempts, attempts=attempts,
         generation_seconds=round(time.time() - t_start, 1))
   return meta
@@ -137,8 +140,9 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
     return False
   if meta['has_actions'] and meta['has_proprio'] and 'joint_target' not in meta['lowdim_fields']:
     return False            # written before joint targets were recorded
-  return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed']) == (
-      cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views), cfg.seed)
+  return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed'],
+          meta.get('backend', 'mjx')) == (cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views),
+                                          cfg.seed, cfg.backend)
 
 
 def generate_recipe(recipe, data_dir: str, overwrite: bool = False, batch: int = 64, log=print) -> dict:
@@ -149,7 +153,8 @@ def generate_recipe(recipe, data_dir: str, overwrite: bool = False, batch: int =
     out = os.path.join(data_dir, recipe.task, source)
     cfg = GenerateConfig(task=recipe.task, source=source, episodes=episodes, out=out,
                          seed=source_seed(recipe.seed, source), image_size=recipe.image_size,
-                         views=tuple(recipe.views), depth=recipe.depth, batch=batch, overwrite=True)
+                         views=tuple(recipe.views), depth=recipe.depth, batch=batch, overwrite=True,
+                         backend=recipe.backend)
     paths[source] = out
     if not overwrite and dataset_complete(out, cfg):
       log(f'{out}: complete, skipped')

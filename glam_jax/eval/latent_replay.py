@@ -33,7 +33,7 @@ from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect
 from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
-from glam_jax.sim import camera, make_env
+from glam_jax.sim import backends, camera, make_env
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.train import sharding
 
@@ -49,6 +49,7 @@ class ReplayConfig:
   batch: int = 50                # scripted attempts per compiled call
   render_chunk: int = 256
   max_batches: int = 20
+  backend: str = 'mjx'           # physics of the source episodes and the replays (`sim.backends`)
 
 
 def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size: int) -> dict:
@@ -57,9 +58,9 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
   Returns keys (N, 2), lengths (N,), ee_pose/gripper (N, T, .) padded with the last step, images
   {key: (N, T, ...)} padded likewise.
   """
-  env = make_env(task, source, render=False)
+  env = backends.with_backend(make_env(task, source, render=False), cfg.backend)
   rig = camera.make_rig(env.mj_model, views, image_size, image_size, env.mask_geoms)
-  mesh = sharding.make_mesh()
+  mesh = sharding.make_mesh(None if env.shard_batch else jax.devices()[:1])
   shard = sharding.batch_sharding(mesh)
   batch = -(-cfg.batch // mesh.size) * mesh.size
   chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
@@ -97,7 +98,7 @@ def cached_source_episodes(task: str, source: str, cfg: ReplayConfig, views, ima
   replays the same episodes without collecting and rendering them again; '' caches nothing."""
   if not cache_dir:
     return source_episodes(task, source, cfg, views, image_size)
-  name = f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}.npz'
+  name = f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}-{cfg.backend}.npz'
   path = os.path.join(cache_dir, name)
   if os.path.exists(path):
     with np.load(path) as f:
@@ -184,8 +185,8 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
   missing = {k.split('/')[0] for k in learner.image_keys} - set(ALL_VIEWS)
   if missing:
     raise ValueError(f'latent replay renders the views {ALL_VIEWS}; the world model also reads {sorted(missing)}')
-  env = make_env(config.task, config.target, render=False)
-  key = (config.task, config.target, space, sources.source_path(config, config.target), image_size)
+  env = backends.with_backend(make_env(config.task, config.target, render=False), cfg.backend)
+  key = (config.task, config.target, space, sources.source_path(config, config.target), image_size, cfg.backend)
   compiled = {} if compiled is None else compiled
   if key not in compiled:
     compiled[key] = (make_replayer(env, action_space.env_converter(space, env, normalizer)), collect.make_renderer(

@@ -61,7 +61,9 @@ def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
       pc.episodes[source] = n
-  recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size)
+  # native-physics data is other data; MJX data keeps the hash it had before the backend was a choice
+  physics = () if pc.backend == 'mjx' else (pc.backend,)
+  recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size, *physics)
   pc.data_dir = os.path.join(workdir, 'data', recipe)
   return pc
 

@@ -21,6 +21,7 @@ from glam_jax import configs, methods
 from glam_jax.data import sources
 from glam_jax.demos import generate
 from glam_jax.eval import latent_replay, policy_eval, report, stats
+from glam_jax.sim import backends
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2 import experiment as stage2
@@ -72,6 +73,7 @@ def recipe_of(c):
   r = configs.load('data', c.task)
   r.episodes = ml_collections.ConfigDict(recipe_sources(c.episodes))
   r.image_size = c.image_size
+  r.backend = c.backend
   return r
 
 
@@ -104,6 +106,8 @@ def plan(c, workdir: str) -> Plan:
     raise configs.ConfigError(str(e)) from None
   if len({m.name for m in chosen}) != len(chosen):
     raise configs.ConfigError(f'a method is named twice in methods={list(c.methods)}')
+  if c.backend not in backends.BACKENDS:
+    raise configs.ConfigError(f'unknown physics backend={c.backend!r}; valid: {", ".join(backends.BACKENDS)}')
   episodes = recipe_sources(c.episodes)
   data_dir = c.data_dir or os.path.join(workdir, 'data')
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
@@ -177,7 +181,8 @@ def run(c, workdir: str, log=say) -> dict:
     loop.train(pc, learner, train, run_dir, held_out)
 
   def evaluate(method, seed, run_dir):
-    out = policy_eval.evaluate_policy(run_dir, c.trials, seed=c.eval_seed, chunk=c.eval_chunk, gifs=c.gifs)
+    out = policy_eval.evaluate_policy(run_dir, c.trials, seed=c.eval_seed, chunk=c.eval_chunk, gifs=c.gifs,
+                                      backend=c.backend)
     s = out['success']
     log(f'{method} seed {seed}: {s["successes"]}/{s["trials"]} = {s["rate"]:.1%} '
         f'(95 % Wilson {s["wilson_low"]:.2f}-{s["wilson_high"]:.2f}); {out["seconds"]:.0f} s')
@@ -191,7 +196,7 @@ def run(c, workdir: str, log=say) -> dict:
     stages.run(f'relabel_{name}', key, lambda pc=first: stage2.relabel_sources(pc), next(step), total)
   # the data stage's batch of scripted attempts: its compiled collector serves the replay episodes too
   replay_cfg = latent_replay.ReplayConfig(sources=tuple(c.replay_sources), episodes=c.replay_episodes,
-                                          batch=generate.GenerateConfig.batch)
+                                          batch=generate.GenerateConfig.batch, backend=c.backend)
   replay_dir = os.path.join(workdir, 'replay_episodes')     # the same unseen episodes for every method
   replay_compiled = {}
   for name, (wc, wm_dir) in world_models.items():
@@ -204,7 +209,7 @@ def run(c, workdir: str, log=say) -> dict:
                next(step), total)
   for m, s, pc, d in runs:
     stages.run(f'train_{m}_seed{s}', config_hash(pc, data_key), lambda pc=pc, d=d: train_policy(pc, d), next(step), total)
-  eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed}
+  eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed, 'backend': c.backend}
   for m, s, pc, d in runs:
     stages.run(f'evaluate_{m}_seed{s}', config_hash(pc, data_key, eval_settings),
                lambda m=m, s=s, d=d: evaluate(m, s, d), next(step), total)

@@ -1,9 +1,12 @@
 """Scripted demonstrators succeed; generated datasets hold what each source should store.
 
 Each MJX program compiles for minutes on a 2-core CPU, so the default run covers every source on `lift`
-(through the dataset generator) and the bimanual `stack_three`; the other (task, source) pairs are `slow`.
+(through the dataset generator: the target on MJX, the others on native MuJoCo, which compiles in seconds) and
+the bimanual `stack_three`; the other (task, source) pairs are `slow`.
 `tools/check_demos.py` measures all pairs over 200 episodes.
 """
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,14 +26,18 @@ def _success(get_env, task, source, batch=BATCH, seed=0):
   return b, env
 
 
-@pytest.mark.parametrize('source, action_dim, proprio_dim', [('kinova', 8, 8), ('umi', 0, 0), ('ur5e', 7, 7)])
-def test_generate_lift_dataset(tmp_path, source, action_dim, proprio_dim):
+@pytest.mark.parametrize('source, action_dim, proprio_dim, backend',
+                         [('kinova', 8, 8, 'mjx'), ('umi', 0, 0, 'native'), ('ur5e', 7, 7, 'native')])
+def test_generate_lift_dataset(tmp_path, source, action_dim, proprio_dim, backend):
   out = str(tmp_path / source)
   cfg = generate.GenerateConfig(task='lift', source=source, episodes=3, out=out, seed=3, image_size=16,
-                                batch=BATCH, render_chunk=64, progress=False)
+                                batch=BATCH, render_chunk=64, progress=False, backend=backend)
   meta = generate.generate(cfg)
   ds = open_dataset(out)
-  assert ds.meta == meta
+  assert ds.meta == meta and meta['backend'] == backend
+  assert generate.dataset_complete(out, cfg)
+  other = 'mjx' if backend == 'native' else 'native'     # data of the other physics is not reused
+  assert not generate.dataset_complete(out, dataclasses.replace(cfg, backend=other))
   assert meta['num_episodes'] == 3 and meta['attempts'] % BATCH == 0
   assert meta['scripted_success_rate'] >= 0.75
   assert meta['action_dim'] == action_dim and meta['proprio_dim'] == proprio_dim

@@ -171,3 +171,13 @@ def test_two_jobs_run_tasks_at_once_with_the_same_outcome(tmp_path, fake_pipelin
   assert len(set().union(*threads.values())) == 2                # two threads shared the tasks
   with open(os.path.join(parallel_dir, 'cells.json')) as f:
     assert json.load(f) == parallel
+
+
+def test_data_of_each_physics_backend_has_its_own_directory(tmp_path):
+  sc = configs.load('suite', 'smoke')
+  assert sc.pipeline.backend == 'native'              # the smoke preset compiles no MJX physics
+  native = suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)).data_dir
+  sc.pipeline.backend = 'mjx'
+  mjx = suite.pipeline_config(sc, 'lift', 'mip', str(tmp_path)).data_dir
+  assert native != mjx
+  assert suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)).data_dir == mjx    # shared by methods

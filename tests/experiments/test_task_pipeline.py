@@ -39,6 +39,10 @@ def test_configs_that_cannot_work_fail_before_any_work(tmp_path):
   with pytest.raises(configs.ConfigError, match="unknown method 'glam_q'"):
     task_pipeline.plan(c, str(tmp_path / 'run'))
   c.methods = ('glam_o', 'mip')
+  c.backend = 'bullet'
+  with pytest.raises(configs.ConfigError, match="unknown physics backend='bullet'; valid: mjx, native"):
+    task_pipeline.plan(c, str(tmp_path / 'run'))
+  c.backend = 'native'
   c.world_model = ml_collections.ConfigDict({'num_stepz': 3})
   with pytest.raises(configs.ConfigError, match="unknown config key 'num_stepz'"):
     task_pipeline.plan(c, str(tmp_path / 'run'))
