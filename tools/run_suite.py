@@ -54,6 +54,7 @@ def main(argv):
   sc = _CONFIG.value
   sc.tasks = task_pipeline.comma_list(sc.tasks)
   sc.methods = task_pipeline.comma_list(sc.methods)
+  sc.one_seed_methods = task_pipeline.comma_list(sc.one_seed_methods)
   sc.third_source.tasks = task_pipeline.comma_list(sc.third_source.tasks)     # '' skips the section
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
   cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work

@@ -3,8 +3,9 @@
 `paper` (the paper's sizes, for an accelerator).
 
 Sections (each a list of cells, each cell one run of the main job, tools/run_pipeline.py):
-  main: every task x every method of `methods`, `seeds` policy seeds x `trials` evaluation episodes, the
-    same evaluation placements (`eval_seed`) for every method.
+  main: every task x every method of `methods`, `seeds` policy seeds (the first only for `one_seed_methods`) x
+    `trials` evaluation episodes, the same evaluation placements (`eval_seed`) for every method. A cell
+    rerun with more seeds or trials keeps what it has and adds the rest.
   scaling (on `scaling.task`): MIP with `scaling.target` target episodes; GLAM-O with `scaling.base_target`
     target + `scaling.aux` UMI episodes; GLAM-O with `scaling.target` target + `scaling.full_aux` UMI. The
     report reads off how many UMI episodes buy one target episode, and how many target episodes MIP needs
@@ -30,6 +31,7 @@ def get_config(arg: str = 'smoke') -> ml_collections.ConfigDict:
   c.preset = arg
   c.tasks = tuple(TASKS)
   c.reference = 'glam_o'              # every comparison is the reference against another method
+  c.one_seed_methods = ()            # methods trained with the first of `seeds` only (cheaper baselines)
   if arg == 'smoke':
     c.methods = ('glam_o', 'mip')
     c.seeds = (0,)

@@ -25,6 +25,9 @@ from glam_jax.experiments import task_pipeline
 from glam_jax.experiments.stages import config_hash, say, write_json
 
 
+PER_STAGE_FIELDS = ('seeds', 'trials')      # pipeline fields the main job's stages key themselves
+
+
 @dataclasses.dataclass(frozen=True)
 class Cell:
   """One run of the main job: `section` of the suite, the `task` and the `method` it evaluates."""
@@ -44,19 +47,25 @@ class Cell:
 
   def directory(self, workdir: str) -> str:
     """Named by the config alone: two cells of one config (a scaling point that is also the main table's
-    cell) share their run, and the second finds every stage done."""
-    return os.path.join(workdir, 'cells', f'{self.task}-{self.method}-{self.key}')
+    cell) share their run, and the second finds every stage done. The seeds and trials are left out of the
+    name, since the main job keys each seed's training and each evaluation itself: a cell rerun with a seed
+    added trains and evaluates only that seed."""
+    named = copy.deepcopy(self.config)
+    with named.unlocked():
+      for field in PER_STAGE_FIELDS:
+        del named[field]
+    return os.path.join(workdir, 'cells', f'{self.task}-{self.method}-{config_hash(named)}')
 
 
 def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
   """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
-  this task and method, the suite's seeds and trials, and a data directory shared by every cell with the
-  same data recipe."""
+  this task and method, the suite's seeds (only the first for `one_seed_methods`) and trials, and a data
+  directory shared by every cell with the same data recipe."""
   configs.parse_arg(task, ())                 # an unknown task fails here, listing the valid ones
   pc = copy.deepcopy(sc.pipeline)
   pc.task = task
   pc.methods = (method,)
-  pc.seeds = tuple(sc.seeds)
+  pc.seeds = tuple(sc.seeds)[:1] if method in sc.one_seed_methods else tuple(sc.seeds)
   pc.trials = sc.trials
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
@@ -69,7 +78,7 @@ def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
 
 
 def main_table_cells(sc, workdir: str) -> list:
-  for m in sc.methods:
+  for m in (*sc.methods, *sc.one_seed_methods):
     try:
       methods.get(m)                 # an unknown name fails before any work, listing the valid ones
     except ValueError as e:

@@ -181,3 +181,27 @@ def test_data_of_each_physics_backend_has_its_own_directory(tmp_path):
   mjx = suite.pipeline_config(sc, 'lift', 'mip', str(tmp_path)).data_dir
   assert native != mjx
   assert suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)).data_dir == mjx    # shared by methods
+
+
+def test_a_cell_keeps_its_directory_when_seeds_or_trials_change(tmp_path):
+  sc = configs.load('suite', 'smoke')
+  sc.tasks = ('lift',)
+  one = {c.name: c for c in suite.main_table_cells(sc, str(tmp_path))}
+  sc.seeds, sc.trials = (0, 1), 8
+  two = {c.name: c for c in suite.main_table_cells(sc, str(tmp_path))}
+  for name, cell in one.items():
+    assert cell.directory(str(tmp_path)) == two[name].directory(str(tmp_path))   # seed 0's stages are reused
+    assert cell.key != two[name].key                                             # and the cell is rerun
+  sc.pipeline.image_size = 16
+  assert suite.main_table_cells(sc, str(tmp_path))[0].directory(str(tmp_path)) != one['main/lift/glam_o'].directory(
+      str(tmp_path))
+
+
+def test_one_seed_methods_get_the_first_seed_only(tmp_path):
+  sc = configs.load('suite', 'smoke')
+  sc.tasks, sc.seeds, sc.one_seed_methods = ('lift',), (3, 4, 5), ('mip',)
+  seeds = {c.method: tuple(c.config.seeds) for c in suite.main_table_cells(sc, str(tmp_path))}
+  assert seeds == {'glam_o': (3, 4, 5), 'mip': (3,)}
+  sc.one_seed_methods = ('mipp',)
+  with pytest.raises(ValueError, match="unknown method 'mipp'"):
+    suite.main_table_cells(sc, str(tmp_path))
