@@ -151,6 +151,8 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
     lines += [f'Command: `{command}`' + (f' at commit `{commit}`' if commit else ''), '']
   if results.get('machine'):
     lines += [f"Machine: {results['machine']}", '']
+  if results.get('backend'):
+    lines += [f"Physics: {results['backend']} (data, evaluation and replay)", '']
   tasks = [t for t in results['tasks'] if t in results['main']]
   lines += ['## Main table', '', 'Success k/n (pooled over policy seeds) with the 95 % Wilson interval; the '
             'same evaluation placements for every method. ![main table](main_table.png)', '',

@@ -1,6 +1,6 @@
-"""The smoke suite end to end on every task, with the scaling and third-source sections (slow: each task
-compiles its own simulator programs), and the same command on the same machine gives the same success
-counts."""
+"""The smoke suite end to end on every task, with the scaling and third-source sections, and the same command
+on the same machine gives the same results. About 10 minutes on the 2-core machine (on native MuJoCo: no MJX
+physics to compile), so it has its own marker: CI runs it after the tests (`.ci/run`)."""
 import json
 import os
 import subprocess
@@ -18,7 +18,7 @@ def _suite(workdir, *overrides):
                         cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
 
 
-@pytest.mark.slow
+@pytest.mark.smoke_suite
 def test_smoke_suite_covers_every_task_and_repeats_itself(tmp_path):
   first = _suite(tmp_path / 'a')
   assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
