@@ -270,6 +270,7 @@ def assemble(sc, cells: list, status: dict, workdir: str) -> dict:
     if r:
       third[cell.task] = {'with': r['success'], 'without': base and base['success'],
                           'comparison': base and comparison(r['success'], base['success'])}
-  return {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks), 'methods': list(sc.methods),
+  return {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
+          'methods': list(sc.methods),
           'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir),
           'third_source': third, 'cells': {c.name: status.get(c.name, {'status': 'not run'}) for c in cells}}

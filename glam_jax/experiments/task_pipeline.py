@@ -21,8 +21,8 @@ from glam_jax import configs, methods
 from glam_jax.data import sources
 from glam_jax.demos import generate
 from glam_jax.eval import latent_replay, policy_eval, report, stats
-from glam_jax.sim import backends
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
+from glam_jax.sim import backends
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2 import experiment as stage2
 from glam_jax.train import loop
