@@ -1,6 +1,6 @@
 """The smoke suite end to end on every task, with the scaling and third-source sections, and the same command
-on the same machine gives the same results. 15 minutes on the 2-core machine while it ran other work (native MuJoCo: no MJX
-physics to compile), so it has its own marker: CI runs it after the tests (`.ci/run`)."""
+on the same machine gives the same results. 15 minutes on the 2-core machine while it ran other work (native
+MuJoCo: no MJX physics to compile), so it has its own marker: CI runs it after the tests (`.ci/run`)."""
 import json
 import os
 import subprocess
