@@ -9,7 +9,8 @@ latent replay) runs in `<workdir>/cells/<section>/<task>-<method>-<hash of its c
 the cells with the same recipe under `<workdir>/data/`. Rerunning the command skips finished cells,
 resumes unfinished ones and redoes cells whose config changed, so the suite can be run in pieces (stop it
 with Ctrl-C or kill it; `--config.tasks=` picks a subset). A failing cell is recorded and the others go
-on. `--jobs=2` runs two tasks at once. Writes <workdir>/report.md, results.json, main_table.png, replay.png
+on. `--report_only` writes the report of the cells finished so far and runs none. `--jobs=2` runs two
+tasks at once. Writes <workdir>/report.md, results.json, main_table.png, replay.png
 and scaling.png.
 """
 from __future__ import annotations
@@ -28,11 +29,14 @@ from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from glam_jax import cli, compile_cache  # noqa: E402
+from glam_jax.configs import ConfigError  # noqa: E402
 from glam_jax.experiments import suite, suite_report, task_pipeline  # noqa: E402
 from glam_jax.experiments.stages import write_json, write_text  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/suite.py:smoke', 'Suite config and preset.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Suite directory (default runs/suite_<preset>).')
+_REPORT_ONLY = flags.DEFINE_bool('report_only', False, 'Run no cell: write the report of the cells finished so '
+                                  'far (a suite run in pieces).')
 _JOBS = flags.DEFINE_integer('jobs', 1, 'Tasks run at once, in threads (XLA compiles on one core); 1 for the '
                              'timings the report quotes.')
 
@@ -58,9 +62,14 @@ def main(argv):
   sc.third_source.tasks = task_pipeline.comma_list(sc.third_source.tasks)     # '' skips the section
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
   cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
-  os.makedirs(workdir, exist_ok=True)
-  compile_cache.enable()
-  status = suite.run_cells(cells, workdir, jobs=_JOBS.value)
+  if _REPORT_ONLY.value:
+    if not os.path.exists(os.path.join(workdir, 'cells.json')):
+      raise ConfigError(f'--report_only: {workdir} holds no suite run (no cells.json)')
+    status = suite.read_status(workdir)
+  else:
+    os.makedirs(workdir, exist_ok=True)
+    compile_cache.enable()
+    status = suite.run_cells(cells, workdir, jobs=_JOBS.value)
   results = suite.assemble(sc, cells, status, workdir)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                         f'{jax.devices()[0].device_kind}')

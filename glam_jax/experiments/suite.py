@@ -136,7 +136,9 @@ def link_shared_sources(config, workdir: str, log=say) -> None:
     os.symlink(os.path.relpath(os.path.join(shared, recipe.task, source), os.path.dirname(link)), link)
 
 
-def _read_status(path: str) -> dict:
+def read_status(workdir: str) -> dict:
+  """`cells.json`: what every earlier run of the suite in `workdir` recorded of its cells."""
+  path = os.path.join(workdir, 'cells.json')
   if not os.path.exists(path):
     return {}
   with open(path) as f:
@@ -154,10 +156,12 @@ def _by_task(cells: list) -> list:
 
 def run_cells(cells: list, workdir: str, log=say, jobs: int = 1) -> dict:
   """Runs every cell not yet finished with its current config; returns `cells.json`'s record:
-  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'error'}}. `jobs` > 1 runs that many tasks
-  at once in threads (XLA compiles on one core, and compiling dominates small cells on a CPU)."""
+  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'seconds_all_runs', 'error'}}: `seconds` of
+  the cell's last run, `seconds_all_runs` of every run in its directory (a seed added later adds its time).
+  `jobs` > 1 runs that many tasks at once in threads (XLA compiles on one core, and compiling dominates
+  small cells on a CPU)."""
   path = os.path.join(workdir, 'cells.json')
-  status = _read_status(path)
+  status = read_status(workdir)
   lock = threading.Lock()
   number = {cell.name: i for i, cell in enumerate(cells, 1)}
 
@@ -169,18 +173,23 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1) -> dict:
       return
     log(head + (': its config changed, redoing' if prev and prev['key'] != cell.key else ''))
     t0 = time.time()
+    rel = os.path.relpath(d, workdir)
+    before = prev.get('seconds_all_runs', prev['seconds']) if prev and prev.get('dir') == rel else 0.0
+
+    def timed(record):
+      seconds = round(time.time() - t0, 1)
+      return {**record, 'dir': rel, 'seconds': seconds, 'seconds_all_runs': round(before + seconds, 1)}
+
     try:
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
       link_shared_sources(cell.config, workdir, cell_log)
       task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
-      record = {'key': cell.key, 'status': 'done', 'dir': os.path.relpath(d, workdir),
-                'seconds': round(time.time() - t0, 1)}
+      record = timed({'key': cell.key, 'status': 'done'})
     except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
       os.makedirs(d, exist_ok=True)
       with open(os.path.join(d, 'error.txt'), 'w') as f:
         f.write(traceback.format_exc())
-      record = {'key': cell.key, 'status': 'failed', 'dir': os.path.relpath(d, workdir),
-                'seconds': round(time.time() - t0, 1), 'error': f'{type(e).__name__}: {e}'}
+      record = timed({'key': cell.key, 'status': 'failed', 'error': f'{type(e).__name__}: {e}'})
       log(f'{head}: FAILED ({type(e).__name__}: {e}); its traceback is in {d}/error.txt, going on')
     with lock:
       status[cell.name] = record
@@ -208,11 +217,24 @@ def comparison(a: dict, b: dict) -> dict:
           'detectable_difference': stats.detectable_difference(a['rate'], a['trials'], b['trials'])}
 
 
-def _finished(cell: Cell, status: dict, workdir: str) -> dict | None:
-  """The cell's method block from its results.json, None unless the cell finished."""
+def cell_state(cell: Cell, status: dict, workdir: str) -> dict:
+  """The cell's record in `cells.json`, its status 'earlier seeds or trials' where it finished in its
+  directory with other seeds or trials than the config now asks for (a report written before the rest was
+  run), 'not run' where it never finished in that directory."""
   st = status.get(cell.name)
-  if not st or st['status'] != 'done':
+  if not st or st.get('dir') != os.path.relpath(cell.directory(workdir), workdir):
+    return {'status': 'not run'}
+  if st['status'] == 'done' and st['key'] != cell.key:
+    return {**st, 'status': 'earlier seeds or trials'}
+  return st
+
+
+def _finished(cell: Cell, status: dict, workdir: str) -> dict | None:
+  """The cell's method block from its results.json, None unless the cell finished (with this config, or
+  with other seeds or trials: the block says which seeds it holds)."""
+  if cell_state(cell, status, workdir)['status'] not in ('done', 'earlier seeds or trials'):
     return None
+  st = status[cell.name]
   with open(os.path.join(workdir, st['dir'], 'results.json')) as f:
     return json.load(f)['methods'][cell.method]
 
@@ -273,4 +295,4 @@ def assemble(sc, cells: list, status: dict, workdir: str) -> dict:
   return {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
           'methods': list(sc.methods),
           'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir),
-          'third_source': third, 'cells': {c.name: status.get(c.name, {'status': 'not run'}) for c in cells}}
+          'third_source': third, 'cells': {c.name: cell_state(c, status, workdir) for c in cells}}

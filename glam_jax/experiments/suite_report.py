@@ -226,6 +226,6 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
   lines += ['', '## Cells', '', f"{len(results['cells']) - len(bad)} of {len(results['cells'])} cells finished."]
   for n, c in bad.items():
     lines.append(f"- {n}: {c['status']}" + (f" ({c['error']}; see {c['dir']}/error.txt)" if c.get('error') else ''))
-  secs = sum(c.get('seconds', 0) for c in results['cells'].values())
-  lines += ['', f'Time in cells (this and earlier runs of the command): {secs / 3600:.2f} h.']
+  secs = sum(c.get('seconds_all_runs', c.get('seconds', 0)) for c in results['cells'].values())
+  lines += ['', f'Time in cells (every run of the command in this directory): {secs / 3600:.2f} h.']
   return '\n'.join(lines) + '\n'

@@ -205,3 +205,38 @@ def test_one_seed_methods_get_the_first_seed_only(tmp_path):
   sc.one_seed_methods = ('mipp',)
   with pytest.raises(ValueError, match="unknown method 'mipp'"):
     suite.main_table_cells(sc, str(tmp_path))
+
+
+def test_report_of_a_suite_run_in_pieces(tmp_path, fake_pipeline):
+  """A cell finished with fewer seeds is reported as such (with the seeds it has) until it is rerun; a cell
+  never run is listed; the time of every run of a cell adds up."""
+  w = str(tmp_path)
+  sc = configs.load('suite', 'smoke')
+  sc.tasks, sc.scaling.task, sc.third_source.tasks = ('lift',), '', ()
+  status = suite.run_cells(suite.cells_of(sc, w), w)
+  assert status == suite.read_status(w)
+  assert status['main/lift/glam_o']['seconds_all_runs'] == status['main/lift/glam_o']['seconds'] >= 0
+  status['main/lift/glam_o']['seconds_all_runs'] = 100.0          # as if its first run had taken 100 s
+  with open(os.path.join(w, 'cells.json'), 'w') as f:
+    json.dump(status, f)
+
+  sc.seeds, sc.tasks = (0, 1), ('lift', 'pick_place')
+  cells = suite.cells_of(sc, w)
+  results = suite.assemble(sc, cells, suite.read_status(w), w)      # nothing run with this config yet
+  states = {n: c['status'] for n, c in results['cells'].items()}
+  assert states == {'main/lift/glam_o': 'earlier seeds or trials', 'main/lift/mip': 'earlier seeds or trials',
+                    'main/pick_place/glam_o': 'not run', 'main/pick_place/mip': 'not run'}
+  assert set(results['main']) == {'lift'} and set(results['comparisons']['lift']) == {'mip'}
+  text = suite_report.markdown(results)
+  assert '0 of 4 cells finished' in text and '- main/lift/mip: earlier seeds or trials' in text
+  assert '- main/pick_place/glam_o: not run' in text
+
+  status = suite.run_cells(cells, w)
+  results = suite.assemble(sc, cells, status, w)
+  assert {c['status'] for c in results['cells'].values()} == {'done'}
+  lift = status['main/lift/glam_o']
+  assert lift['seconds_all_runs'] == pytest.approx(100.0 + lift['seconds'], abs=0.11)
+  assert 'every run of the command in this directory): 0.03 h' in suite_report.markdown(results)
+  sc.pipeline.image_size = 16                       # another config: another directory, not this cell's run
+  assert {c['status'] for c in suite.assemble(sc, suite.main_table_cells(sc, w), status, w)['cells'].values()} == {
+      'not run'}

@@ -22,3 +22,11 @@ def test_bad_configs_fail_in_one_message(tmp_path, override, expected):
   assert run.returncode == 2, run.stderr[-2000:]
   assert expected in run.stderr and 'Traceback' not in run.stderr, run.stderr[-2000:]
   assert not workdir.exists()
+
+
+def test_suite_report_only_needs_a_suite_run(tmp_path):
+  run = subprocess.run([sys.executable, 'tools/run_suite.py', '--config=experiments/configs/suite.py:smoke',
+                        f'--workdir={tmp_path}', '--report_only'], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert run.returncode == 2 and 'holds no suite run (no cells.json)' in run.stderr, run.stderr[-2000:]
+  assert 'Traceback' not in run.stderr and os.listdir(tmp_path) == []
