@@ -71,10 +71,12 @@ def replay_heatmap(results: dict, path: str, cell: int = 56) -> np.ndarray | Non
   if not rows:
     return None
   left, top = 120, 40
-  img = Image.new('RGB', (left + cell * len(cols) + 20, top + cell * len(rows) + 170), (255, 255, 255))
+  title, title_font = 'latent replay success on the Kinova', report.font(16)
+  width = max(left + cell * len(cols) + 20, int(title_font.getlength(title)) + 16)   # a few columns: the title's
+  img = Image.new('RGB', (width, top + cell * len(rows) + 170), (255, 255, 255))
   draw = ImageDraw.Draw(img)
   font = report.font(12)
-  draw.text((8, 8), 'latent replay success on the Kinova', fill=report.TEXT_COLOUR, font=report.font(16))
+  draw.text((8, 8), title, fill=report.TEXT_COLOUR, font=title_font)
   blue = np.array(PALETTE[0])
   for i, name in enumerate(rows):
     draw.text((left - 6, top + (i + 0.5) * cell), name, fill=report.TEXT_COLOUR, font=font, anchor='rm')
