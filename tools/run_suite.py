@@ -42,10 +42,12 @@ _JOBS = flags.DEFINE_integer('jobs', 1, 'Tasks run at once, in threads (XLA comp
 
 
 def _commit() -> str:
+  """The checkout's commit, '+changes' appended when tracked files differ from it; '' outside git."""
+  git = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True, timeout=10,
+                                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.strip()
   try:
-    out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, timeout=10,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return out.stdout.strip()
+    head = git('rev-parse', '--short', 'HEAD')
+    return head + ('+changes' if head and git('status', '--porcelain', '--untracked-files=no') else '')
   except OSError:
     return ''
 
@@ -69,7 +71,7 @@ def main(argv):
   else:
     os.makedirs(workdir, exist_ok=True)
     compile_cache.enable()
-    status = suite.run_cells(cells, workdir, jobs=_JOBS.value)
+    status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=_commit())
   results = suite.assemble(sc, cells, status, workdir)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                         f'{jax.devices()[0].device_kind}')

@@ -154,10 +154,11 @@ def _by_task(cells: list) -> list:
   return sorted(groups.values(), key=len, reverse=True)
 
 
-def run_cells(cells: list, workdir: str, log=say, jobs: int = 1) -> dict:
+def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '') -> dict:
   """Runs every cell not yet finished with its current config; returns `cells.json`'s record:
-  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'seconds_all_runs', 'error'}}: `seconds` of
-  the cell's last run, `seconds_all_runs` of every run in its directory (a seed added later adds its time).
+  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'seconds_all_runs', 'commit', 'error'}}:
+  `seconds` of the cell's last run, `seconds_all_runs` of every run in its directory (a seed added later
+  adds its time), `commit` the code's version (given by the caller) at the cell's last run.
   `jobs` > 1 runs that many tasks at once in threads (XLA compiles on one core, and compiling dominates
   small cells on a CPU)."""
   path = os.path.join(workdir, 'cells.json')
@@ -178,7 +179,8 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1) -> dict:
 
     def timed(record):
       seconds = round(time.time() - t0, 1)
-      return {**record, 'dir': rel, 'seconds': seconds, 'seconds_all_runs': round(before + seconds, 1)}
+      return {**record, 'dir': rel, 'seconds': seconds, 'seconds_all_runs': round(before + seconds, 1),
+              **({'commit': commit} if commit else {})}
 
     try:
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')

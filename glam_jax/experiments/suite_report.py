@@ -230,4 +230,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
     lines.append(f"- {n}: {c['status']}" + (f" ({c['error']}; see {c['dir']}/error.txt)" if c.get('error') else ''))
   secs = sum(c.get('seconds_all_runs', c.get('seconds', 0)) for c in results['cells'].values())
   lines += ['', f'Time in cells (every run of the command in this directory): {secs / 3600:.2f} h.']
+  commits = sorted({c['commit'] for c in results['cells'].values() if c.get('commit')})
+  if commits:
+    lines += ['', 'Code of the cells\' last runs: commit ' + ', '.join(f'`{c}`' for c in commits) + '.']
   return '\n'.join(lines) + '\n'

@@ -231,9 +231,11 @@ def test_report_of_a_suite_run_in_pieces(tmp_path, fake_pipeline):
   assert '0 of 4 cells finished' in text and '- main/lift/mip: earlier seeds or trials' in text
   assert '- main/pick_place/glam_o: not run' in text
 
-  status = suite.run_cells(cells, w)
+  status = suite.run_cells(cells, w, commit='abc1234')
   results = suite.assemble(sc, cells, status, w)
   assert {c['status'] for c in results['cells'].values()} == {'done'}
+  assert {c['commit'] for c in results['cells'].values()} == {'abc1234'}
+  assert "last runs: commit `abc1234`." in suite_report.markdown(results)
   lift = status['main/lift/glam_o']
   assert lift['seconds_all_runs'] == pytest.approx(100.0 + lift['seconds'], abs=0.11)
   assert 'every run of the command in this directory): 0.03 h' in suite_report.markdown(results)
