@@ -63,18 +63,17 @@ def _run_killed(workdir, chosen, stage: int, delay: float, *overrides) -> str:
 
 
 def _outcome(results: dict) -> dict:
-  """Everything a run's results.json holds but its timings: per method success, smoothness, seeds and the
-  replay with its tracking errors (which move with every weight and every simulated step), the world
-  models' directories (named by config and data hashes), the task and the machine."""
-  return {k: v for k, v in results.items() if k != 'timings'}
+  """Everything a run's results.json holds but its timings and the world models' directory names (their
+  hash holds the run's own data directory, inside its workdir): per method success, smoothness, seeds and
+  the replay with its tracking errors (which move with every weight and every simulated step), the
+  comparisons, the task and the machine."""
+  return {k: v for k, v in results.items() if k not in ('timings', 'world_models')}
 
 
 def _method_outcome(results: dict, method: str) -> dict:
-  """What `_outcome` holds about one method, to hold against a run of that method alone in another workdir:
-  that run compares no pairs, and its world model's directory name hashes a config holding its own data
-  directory (inside the workdir)."""
+  """What `_outcome` holds about one method, to hold against a run of that method alone (no pairs)."""
   out = _outcome(results)
-  return {**out, 'methods': out['methods'][method], 'world_models': None, 'comparisons': None}
+  return {**out, 'methods': out['methods'][method], 'comparisons': None}
 
 
 @pytest.mark.parametrize('chosen', [CI, pytest.param(ALL, marks=pytest.mark.slow)], ids=['ci', 'every_method'])
