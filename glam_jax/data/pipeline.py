@@ -235,6 +235,14 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
   return batched, info
 
 
+def held_out_iterator(dataset: grain.MapDataset, num_batches: int):
+  """A fresh iterator from the dataset's first batch that reads ahead no more than the `num_batches` an
+  evaluation takes. Grain's default read-ahead (500 batches on 16 threads) decoded hundreds of batches per
+  evaluation that were never used, and starved training and tracing of the CPU meanwhile (a 6-step stacked
+  test run: 44 s, of which 21 s in its first evaluation)."""
+  return iter(dataset.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=max(1, num_batches))))
+
+
 def make_iterator(dataset: grain.MapDataset, config: PipelineConfig):
   """A checkpointable iterator (`get_state`/`set_state`), with `config.num_workers` prefetch processes that
   end by themselves when this process dies (`parent_watch`)."""

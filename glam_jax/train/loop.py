@@ -198,7 +198,7 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   eval_sets = {s: pipeline.make_dataset(shift(eval_data, s))[0] for s in seeds} if eval_data is not None else {}
 
   def eval_batches():
-    its = {s: iter(ds.to_iter_dataset()) for s, ds in eval_sets.items()}
+    its = {s: pipeline.held_out_iterator(ds, config.eval_batches) for s, ds in eval_sets.items()}
     while True:
       yield to_global({s: next(it) for s, it in its.items()})
 

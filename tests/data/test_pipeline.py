@@ -151,3 +151,24 @@ def test_bad_configurations(sources, tmp_path):
     pipeline.make_dataset(_config(sources, batch_size=7), process_count=2)
   with pytest.raises(DatasetError, match='no such dataset'):
     pipeline.make_dataset(_config(sources, sources=(pipeline.Source(str(tmp_path / 'nope')),)))
+
+
+def test_held_out_iterator_reads_only_what_an_evaluation_takes():
+  """The evaluation's fresh iterator yields the dataset's first batches in order and reads ahead no more
+  than the batches it needs (Grain's default read-ahead decoded up to 500 batches per evaluation)."""
+  import threading
+  import time
+
+  import grain
+  read, lock = [], threading.Lock()
+
+  def load(i):
+    with lock:
+      read.append(i)
+    return i
+
+  ds = grain.MapDataset.range(1000).map(load)
+  it = pipeline.held_out_iterator(ds, 3)
+  assert [next(it) for _ in range(3)] == [0, 1, 2]
+  time.sleep(0.5)                           # what read-ahead threads would do meanwhile
+  assert len(read) <= 3 + 3, len(read)
