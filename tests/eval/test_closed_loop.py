@@ -26,7 +26,10 @@ def test_scripted_demonstrator_succeeds_and_random_fails(env, scripted):
   assert scripted['success'].mean() >= 0.9, scripted['success']
   first = scripted['first_success'][scripted['success']]
   assert np.all((first > 10) & (first < env.episode_length))        # it takes a real movement to lift
-  rand = closed_loop.evaluate(env, RandomController(env), None, trials=16, seed=3, chunk=16, progress=False)
+  # the evaluator's own logic from here on: native physics, which compiles in seconds (an MJX program per
+  # controller took about 70 s cold on the 2-core CPU)
+  rand = closed_loop.evaluate(env, RandomController(env), None, trials=16, seed=3, chunk=16, progress=False,
+                              backend='native')
   assert rand['success'].mean() <= 0.1, rand['success']
   assert rand['tcp'].shape == (16, env.episode_length, 1, 3)
   assert np.ptp(rand['tcp'][:, :, 0, 2]) > 0.01          # the random arm did move
@@ -49,7 +52,7 @@ class HoldThenPlan:
 
 def test_plans_run_every_period_over_padded_chunks(env):
   out = closed_loop.evaluate(env, HoldThenPlan(), None, trials=3, seed=5, chunk=2, num_steps=7, keep_frames=3,
-                             progress=False)
+                             progress=False, backend='native')
   assert out['tcp'].shape == (3, 7, 1, 3) and out['geom_xpos'].shape[:2] == (3, 7)
   assert not np.allclose(out['tcp'][0], out['tcp'][1])              # trials reset differently
   np.testing.assert_array_equal(out['action'][:, :, 0], [[1, 0, 0, 1, 0, 0, 1]] * 3)   # a plan every 3 steps
