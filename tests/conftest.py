@@ -22,7 +22,8 @@ def get_env():
 
 # The longest tests start first, so that two xdist workers finish together instead of one waiting on a
 # long test that started last.
-_LONGEST_FIRST = ('tests/tools/test_run_pipeline.py', 'tests/sim/test_env.py', 'tests/demos/test_demos.py')
+_LONGEST_FIRST = ('tests/tools/test_run_pipeline.py', 'tests/train/test_sweep.py', 'tests/sim/test_env.py',
+                  'tests/demos/test_demos.py', 'tests/stage2/test_policy.py', 'tests/train/test_multiprocess.py')
 
 
 def pytest_collection_modifyitems(config, items):
