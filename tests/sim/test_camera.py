@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mujoco import mjx
 
-from glam_jax.sim import camera
+from glam_jax.sim import backends, camera
 
 SIZE = 32
 
@@ -28,7 +28,8 @@ def _native_cast(env, qpos, mocap_pos, mocap_quat):
 
 
 def _state(env, seed):
-  s = jax.jit(env.reset)(jax.random.PRNGKey(seed))
+  # native physics for the reset (the same placements; MJX's reset compiled ~20 s per scene cold)
+  s = jax.jit(backends.with_backend(env, 'native').reset)(jax.random.PRNGKey(seed))
   return s, tuple(np.asarray(x, np.float64) for x in (s.data.qpos, s.data.mocap_pos, s.data.mocap_quat))
 
 
@@ -75,7 +76,7 @@ def test_mask_covers_object_and_nothing_else(task, get_env):
 
 def test_mask_empty_when_object_out_of_view(get_env):
   env = get_env('lift', 'kinova', image_size=SIZE)
-  state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+  state = jax.jit(backends.with_backend(env, 'native').reset)(jax.random.PRNGKey(0))
   a = env._obj_qpos['cube_red']
   qpos = state.data.qpos.at[a:a + 3].set(jnp.array([3.0, 3.0, 0.02]))
   data = mjx.kinematics(env.mjx_model, state.data.replace(qpos=qpos))
