@@ -48,7 +48,7 @@ def _commit() -> str:
   try:
     head = git('rev-parse', '--short', 'HEAD')
     return head + ('+changes' if head and git('status', '--porcelain', '--untracked-files=no') else '')
-  except OSError:
+  except (OSError, subprocess.SubprocessError):      # no git, or it hung: the report goes without a commit
     return ''
 
 
