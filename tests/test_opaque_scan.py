@@ -30,3 +30,19 @@ def test_length_only_and_bound_is_hidden():
     opaque_scan.scan(f, 0)
   with pytest.raises(ValueError, match='leading sizes'):
     opaque_scan.scan(step, 0.0, {'a': jnp.zeros((3, 1)), 'i': jnp.zeros(4)})
+
+
+def test_traces_its_step_once_and_reads_closed_over_values():
+  calls = []
+
+  def run(w, xs):
+    def f(c, x):
+      calls.append(1)
+      return c * w + x, c
+    return opaque_scan.scan(f, jnp.float32(1.0), xs)
+
+  w, xs = jnp.float32(2.0), jnp.arange(3.0, dtype=jnp.float32)
+  c, ys = jax.jit(jax.vmap(run, in_axes=(0, None)))(jnp.stack([w, w + 1]), xs)
+  assert len(calls) == 1
+  np.testing.assert_allclose(c, [((1 * 2 + 0) * 2 + 1) * 2 + 2, ((1 * 3 + 0) * 3 + 1) * 3 + 2])
+  np.testing.assert_allclose(ys, [[1, 2, 5], [1, 3, 10]])

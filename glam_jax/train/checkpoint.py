@@ -65,13 +65,10 @@ class Checkpointer:
     with self._writes():
       self.manager.save(step, args=ocp.args.Composite(**items), force=force)
 
-  def restore(self, state_like, iterator=None, step: int | None = None, layout: dict | None = None):
+  def restore(self, state_like, iterator=None, step: int | None = None):
     """(state, iterator) at `step` (default: the latest), arrays placed like `state_like`'s (arrays, or
-    `jax.ShapeDtypeStruct`s with shardings). With `layout`, an iterator saved under another layout is refused:
-    Grain would restore it and silently yield other batches than the saved run would have."""
+    `jax.ShapeDtypeStruct`s with shardings). Check the iterator's layout first (`check_layout`)."""
     step = self.latest_step() if step is None else step
-    if iterator is not None and layout is not None:
-      self.check_layout(step, layout)
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state_like)
     items = {'state': ocp.args.StandardRestore(abstract)}
     if iterator is not None:
@@ -80,6 +77,8 @@ class Checkpointer:
     return out['state'], (out['data'] if iterator is not None else None)
 
   def check_layout(self, step: int, layout: dict) -> None:
+    """Refuses an iterator saved under another layout (worker or process count): Grain would restore it and
+    silently yield other batches than the saved run would have."""
     path = os.path.join(self.directory, str(step), 'layout')
     if not os.path.exists(path):
       return                                  # saved before layouts were recorded

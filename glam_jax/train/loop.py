@@ -122,6 +122,13 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   vmap = jax.vmap if stacked else (lambda f, in_axes=0: f)
   pick = (lambda tree, i: sweep.take(tree, i)) if stacked else (lambda tree, i: tree)
 
+  ckpts = [checkpoint.Checkpointer(os.path.join(d, 'checkpoints'), config.keep_checkpoints) for d in dirs]
+  start = _common_start(ckpts)
+  layout = {'num_workers': train_data.num_workers, 'process_count': jax.process_count()}
+  if start:                # an iterator saved under another layout is refused before anything is built
+    for ckpt in ckpts:
+      ckpt.check_layout(start, layout)
+
   # Each member reads the data its own run would: pipelines seeded like the member (one per distinct seed).
   seeds = sorted({m.seed for m in group})
   shift = lambda p, s: dataclasses.replace(p, seed=p.seed + s - config.seed)
@@ -141,15 +148,12 @@ def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir
   create = lambda k, b: state_lib.create(learner.init(k, b), tx)
   state = jax.jit(vmap(create, in_axes=(0, None)), out_shardings=state_sh)(init_keys, sample)
 
-  ckpts = [checkpoint.Checkpointer(os.path.join(d, 'checkpoints'), config.keep_checkpoints) for d in dirs]
-  start = _common_start(ckpts)
-  layout = {'num_workers': train_data.num_workers, 'process_count': jax.process_count()}
   if start:
     like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:] if stacked else x.shape, x.dtype,
                                                        sharding=repl), state)
     restored, done = [], set()
     for m, ckpt in zip(group, ckpts):      # an iterator shared by members is restored once
-      s, it = ckpt.restore(like, None if m.seed in done else iterators[m.seed], start, layout)
+      s, it = ckpt.restore(like, None if m.seed in done else iterators[m.seed], start)
       iterators[m.seed] = it or iterators[m.seed]
       done.add(m.seed)
       restored.append(s)

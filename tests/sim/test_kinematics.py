@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from mujoco import mjx
 
-from glam_jax import opaque_scan
-from glam_jax.sim import kinova
+from glam_jax.sim import backends, kinova
+from tests.sim.open_loop import BATCH, STEPS, open_loop
 
 
 def _native_fk(model, qpos):
@@ -57,19 +57,25 @@ def test_mjx_forward_kinematics_matches_native(embodiment, get_env):
 def test_end_effector_reaches_commanded_configuration(get_env):
   env = get_env('lift', 'kinova', render=False)
   spec, idx = env.arms[0], env.arm_index[0]
-  state = jax.jit(env.reset)(jax.random.PRNGKey(3))
-  target = np.array(spec.home) + np.array([0.4, -0.3, 0.2, 0.35, -0.3, 0.3, -0.5])
-  max_delta = np.array(spec.max_delta)
-
-  def control(s, _):
-    a = jnp.clip((target - s.data.ctrl[idx.ctrl]) / max_delta, -1, 1)
-    return env.step(s, jnp.concatenate([a, jnp.ones(1)])), None
-
-  final, _ = jax.jit(lambda s: opaque_scan.scan(control, s, None, length=40))(state)   # compiles like one step
-  np.testing.assert_allclose(final.obs['joint_pos'], target, atol=0.01)
-  q = env.mj_model.qpos0.copy()
-  q[idx.qpos] = target
-  ref = _native_fk(env.mj_model, q)
-  np.testing.assert_allclose(final.obs['ee_pose'][:3], ref.site_xpos[idx.tcp_site], atol=5e-3)
-  rot = ref.site_xmat[idx.tcp_site].reshape(3, 3)
-  np.testing.assert_allclose(final.obs['ee_pose'][3:], np.concatenate([rot[:, 0], rot[:, 1]]), atol=0.02)
+  keys = jax.random.split(jax.random.PRNGKey(3), BATCH)
+  offsets = np.array([[0.4, -0.3, 0.2, 0.35, -0.3, 0.3, -0.5], [-0.3, 0.25, -0.4, -0.2, 0.35, -0.25, 0.4]])
+  targets = np.array(spec.home) + offsets[:BATCH]
+  # The control law moves the targets by at most max_delta a step whatever the joints do, so the actions
+  # that walk them to `targets` follow from the reset controls (native reset: the same state, no MJX compile).
+  ctrl = np.asarray(jax.jit(jax.vmap(backends.with_backend(env, 'native').reset))(keys).data.ctrl[:, idx.ctrl])
+  max_delta, actions = np.array(spec.max_delta), []
+  for _ in range(STEPS):
+    a = np.clip((targets - ctrl) / max_delta, -1, 1)
+    ctrl = np.clip(ctrl + a * max_delta, spec.lower, spec.upper)
+    actions.append(np.concatenate([a, np.ones((BATCH, 1))], 1))
+  _, rec = open_loop(env, keys, jnp.asarray(np.stack(actions, 1), jnp.float32))   # the program test_env runs
+  final = jax.tree.map(lambda x: np.asarray(x[:, -1]), rec['obs'])
+  np.testing.assert_allclose(final['joint_target'], targets, atol=1e-5)
+  np.testing.assert_allclose(final['joint_pos'], targets, atol=0.01)
+  for b, target in enumerate(targets):
+    q = env.mj_model.qpos0.copy()
+    q[idx.qpos] = target
+    ref = _native_fk(env.mj_model, q)
+    np.testing.assert_allclose(final['ee_pose'][b, :3], ref.site_xpos[idx.tcp_site], atol=5e-3)
+    rot = ref.site_xmat[idx.tcp_site].reshape(3, 3)
+    np.testing.assert_allclose(final['ee_pose'][b, 3:], np.concatenate([rot[:, 0], rot[:, 1]]), atol=0.02)

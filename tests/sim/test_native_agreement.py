@@ -7,23 +7,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from glam_jax import opaque_scan
 from glam_jax.sim.native_env import NativeEnv
 from tests.conftest import cached_env
-
-STEPS = 25
-BATCH = 2
-
-
-def _episode(env, key, actions):
-  """Reset, then one action per step -> (reset state, per-step records)."""
-  def step(s, a):
-    s = env.step(s, a)
-    obs = {k: v for k, v in s.obs.items() if '/' not in k}
-    return s, {'ctrl': s.data.ctrl, 'qpos': s.data.qpos, 'obs': obs, 'success': s.info['success'], 'done': s.done}
-
-  first = env.reset(key)
-  return first, opaque_scan.scan(step, first, actions)[1]     # compiles like one step (see opaque_scan)
+from tests.sim.open_loop import BATCH, STEPS, open_loop
 
 
 @pytest.fixture(scope='module')
@@ -34,9 +20,9 @@ def rollouts():
   actions = np.stack([np.concatenate([0.8 * np.sin(2 * np.pi * 0.5 * t + np.arange(7) + b), np.cos(t + b)], 1)
                       for b in range(BATCH)])
   keys = jax.random.split(jax.random.PRNGKey(4), BATCH)
-  run = lambda e: jax.jit(jax.vmap(lambda k, a: _episode(e, k, a)))(keys, jnp.asarray(actions, jnp.float32))
-  first, mjx_rec = run(env)
-  native_first, native_rec = run(NativeEnv(env))
+  actions = jnp.asarray(actions, jnp.float32)
+  first, mjx_rec = open_loop(env, keys, actions)
+  native_first, native_rec = open_loop(NativeEnv(env), keys, actions)
   np.testing.assert_allclose(native_first.data.qpos, first.data.qpos, atol=1e-6)   # the same placements
   return env, first, mjx_rec, native_rec
 
@@ -72,7 +58,7 @@ def test_native_env_matches_mjx(rollouts):
   _check_qpos(env, np.asarray(mjx_rec['qpos']), np.asarray(native_rec['qpos']))
   np.testing.assert_allclose(native_rec['ctrl'], mjx_rec['ctrl'], atol=1e-5)   # actions set the same targets
   tol = {'ee_pose': 5e-3, 'gripper': 4e-3, 'joint_pos': 5e-3, 'joint_target': 1e-5}
-  assert set(native_rec['obs']) == set(tol)
+  assert set(native_rec['obs']) == set(mjx_rec['obs']) == set(tol)
   for k, atol in tol.items():
     np.testing.assert_allclose(native_rec['obs'][k], mjx_rec['obs'][k], atol=atol, err_msg=k)
   np.testing.assert_array_equal(native_rec['success'], mjx_rec['success'])

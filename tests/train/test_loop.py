@@ -152,11 +152,11 @@ def test_nan_stops_naming_step_term_and_batch_and_keeps_the_last_good_checkpoint
 
 
 def test_resuming_under_another_worker_count_is_refused(data_dir, tmp_path):
-  c = _config(data_dir, num_steps=4, checkpoint_every=4, num_workers=0)
+  c = _config(data_dir, num_workers=0)          # the training program of the tests above (compiled once)
   learner, train_data, _ = experiment.build(c)
   loop.train(c, learner, train_data, str(tmp_path), progress=False)
-  more = _config(data_dir, num_steps=8, checkpoint_every=4, num_workers=2)
+  more = _config(data_dir, num_steps=16, num_workers=2)
   learner, train_data, _ = experiment.build(more)
   with pytest.raises(ValueError, match=r'num_workers: saved with 0, now 2.*--config.num_workers=0'):
     loop.train(more, learner, train_data, str(tmp_path), progress=False)
-  assert max(_losses(str(tmp_path))) == 4                  # nothing trained under the wrong layout
+  assert max(_losses(str(tmp_path))) == 12                 # nothing trained under the wrong layout
