@@ -107,6 +107,7 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   text = suite_report.markdown(results, 'python tools/run_suite.py', 'abc123')
   assert all(t in text for t in sc.tasks) and 'detectable' in text
   assert '18 of 19 cells finished' in text and 'UMI episodes that buy one target episode' in text
+  assert '| lift | glam_o | umi->kinova | ' in text and 'TCP error' in text
   assert 'Third source' in text and 'main/knock_down/mip: failed (RuntimeError: simulated crash' in text
   chart = suite_report.main_table_chart(results, str(tmp_path / 'main.png'))
   assert Image.open(tmp_path / 'main.png').size == (chart.shape[1], chart.shape[0])
