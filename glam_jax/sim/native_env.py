@@ -13,6 +13,12 @@ are not kept: `NoMJXInternals` stands in for them.
 A step depends only on its inputs (MuJoCo's integration state, warm start of the solver included), so the
 callback is pure and works under `jit`, `vmap` and loops; the state is rounded to float32 between control
 steps, as `State` holds it. A sharded batch is gathered to one device for the callback.
+
+Where the time goes (Kinova lift, 8 envs, 2-core CPU, jax 0.6.2): ~1.45 ms a control step, of which
+mj_step 0.65 ms (4 envs on each of 2 threads), handing half the batch to the second thread ~0.2 ms, and
+the callback itself ~0.3 ms (jax's pure_callback places its arguments on a device and converts its results
+in Python; a trivial one costs as much). The env's own JAX work is ~0.04 ms. Large batches amortise the
+last two; at small ones they cap the rate (tools/bench_eval.py).
 """
 from __future__ import annotations
 
