@@ -187,17 +187,16 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
       sm = r.get('smoothness') or {}
       lines.append(f"| {t} | {m} | {fmt(sm.get('ldlj'), '.3f')} | {fmt(sm.get('sparc'), '.3f')} | "
                    f"{fmt(sm.get('fft'), '.4g')} | {sm.get('valid', '–')} |")
-  if replay_rows(results)[0]:
+  replays = [f"| {t} | {m} | {pair} | {int(rp['successes'])}/{int(rp['trials'])} | "
+             f"{interval(rp['wilson_low'], rp['wilson_high'], '.2f')} | {fmt(rp.get('tracking_error_m'), '.4f')} |"
+             for t, by in results['main'].items() for m, r in by.items()
+             for pair, rp in sorted(r.get('replay', {}).items())]
+  if replays:
     lines += ['', '## Latent replay', '', 'Unseen source episodes encoded by each method\'s world model and '
               'replayed open loop on the Kinova: success k/n with the 95 % Wilson interval; TCP error: mean '
               'distance to the source\'s TCP. ![replay](replay.png)', '',
               '| task | method | replay | success k/n | 95 % Wilson | TCP error (m) |', '|---|---|---|---|---|---|']
-    for t, by in results['main'].items():
-      for m, r in by.items():
-        for pair, rp in sorted(r.get('replay', {}).items()):
-          lines.append(f"| {t} | {m} | {pair} | {int(rp['successes'])}/{int(rp['trials'])} | "
-                       f"{interval(rp['wilson_low'], rp['wilson_high'], '.2f')} | "
-                       f"{fmt(rp.get('tracking_error_m'), '.4f')} |")
+    lines += replays
   sc = results.get('scaling')
   if sc:
     lines += ['', f"## Data scaling on {sc['task']}", '', '![scaling](scaling.png)', '',
