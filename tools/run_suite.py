@@ -12,6 +12,10 @@ with Ctrl-C or kill it; `--config.tasks=` picks a subset). A failing cell is rec
 on. `--report_only` writes the report of the cells finished so far and runs none. `--jobs=2` runs two
 tasks at once. Writes <workdir>/report.md, results.json, main_table.png, replay.png
 and scaling.png.
+
+<workdir>/cells.json records every finished cell with its results: `--merge=OTHER` first takes the
+finished cells of other runs' records (pieces run on other machines, or the committed
+docs/results/suite_cpu/cells.json), so the suite goes on where they stopped.
 """
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/suite.p
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Suite directory (default runs/suite_<preset>).')
 _REPORT_ONLY = flags.DEFINE_bool('report_only', False, 'Run no cell: write the report of the cells finished so '
                                   'far (a suite run in pieces).')
+_MERGE = flags.DEFINE_list('merge', [], 'Records of other runs of the suite (cells.json files, or suite directories '
+                           'holding one: pieces run on other machines, docs/results/suite_cpu): their finished '
+                           'cells join <workdir>/cells.json first and are not run again.')
 _JOBS = flags.DEFINE_integer('jobs', 1, 'Tasks run at once, in threads (XLA compiles on one core); 1 for the '
                              'timings the report quotes.')
 
@@ -64,6 +71,8 @@ def main(argv):
   sc.third_source.tasks = task_pipeline.comma_list(sc.third_source.tasks)     # '' skips the section
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
   cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
+  if _MERGE.value:
+    suite.merge_records(cells, workdir, _MERGE.value)
   if _REPORT_ONLY.value:
     if not os.path.exists(os.path.join(workdir, 'cells.json')):
       raise ConfigError(f'--report_only: {workdir} holds no suite run (no cells.json)')

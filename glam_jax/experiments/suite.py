@@ -43,18 +43,25 @@ class Cell:
 
   @property
   def key(self) -> str:
-    return config_hash(self.config)
+    return config_hash(_portable(self.config))
 
   def directory(self, workdir: str) -> str:
     """Named by the config alone: two cells of one config (a scaling point that is also the main table's
     cell) share their run, and the second finds every stage done. The seeds and trials are left out of the
     name, since the main job keys each seed's training and each evaluation itself: a cell rerun with a seed
     added trains and evaluates only that seed."""
-    named = copy.deepcopy(self.config)
-    with named.unlocked():
-      for field in PER_STAGE_FIELDS:
-        del named[field]
-    return os.path.join(workdir, 'cells', f'{self.task}-{self.method}-{config_hash(named)}')
+    return os.path.join(workdir, 'cells', f'{self.task}-{self.method}-{config_hash(_portable(self.config, *PER_STAGE_FIELDS))}')
+
+
+def _portable(config, *drop):
+  """The config without its data directory (which names the suite's workdir; the recipe that fixes the
+  data is in the config anyway) and the fields `drop`: what a cell's key and directory hash, so that a
+  suite's record means the same under any workdir and machine (`merge_records`)."""
+  named = copy.deepcopy(config)
+  with named.unlocked():
+    for field in ('data_dir', *drop):
+      del named[field]
+  return named
 
 
 def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
@@ -145,6 +152,38 @@ def read_status(workdir: str) -> dict:
     return json.load(f)
 
 
+def merge_records(cells: list, workdir: str, paths, log=say) -> dict:
+  """Adds to `<workdir>/cells.json` the cells that other runs of the suite finished, from their records
+  (`paths`: cells.json files, or suite directories holding one): pieces run on other machines, or a record
+  committed under docs/results/. For each of `cells`, the record finished with the cell's current config
+  wins, this workdir's first; a cell no record finished with its config keeps this workdir's record, or
+  else takes one finished with other seeds or trials (reported as such). A merged cell is not run again;
+  one rerun with seeds added is run whole, since its directory stays on the machine that ran it.
+  Returns the merged record, written back to `<workdir>/cells.json`."""
+  status = read_status(workdir)
+  others = []
+  for path in paths:
+    file = os.path.join(path, 'cells.json') if os.path.isdir(path) else path
+    if not os.path.exists(file):
+      raise configs.ConfigError(f'--merge: {path} holds no suite record (no cells.json)')
+    with open(file) as f:
+      others.append(json.load(f))
+  merged = 0
+  for cell in cells:
+    records = [r for r in [status.get(cell.name)] + [o.get(cell.name) for o in others]
+               if r and r['status'] == 'done' and 'results' in r]
+    current = [r for r in records if r['key'] == cell.key]
+    same_dir = [r for r in records if r['dir'] == os.path.relpath(cell.directory(workdir), workdir)]
+    best = (current or ([status[cell.name]] if cell.name in status else same_dir) or [None])[0]
+    if best is not None and best is not status.get(cell.name):
+      status[cell.name] = best
+      merged += 1
+  os.makedirs(workdir, exist_ok=True)
+  write_json(os.path.join(workdir, 'cells.json'), status)
+  log(f'merged {merged} finished cell(s) from {", ".join(paths)} into {workdir}/cells.json')
+  return status
+
+
 def _by_task(cells: list) -> list:
   """Cells grouped by task, the largest group first: a task's cells share its source datasets, so one
   thread runs them in order and no two threads ever generate the same source."""
@@ -156,9 +195,11 @@ def _by_task(cells: list) -> list:
 
 def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '') -> dict:
   """Runs every cell not yet finished with its current config; returns `cells.json`'s record:
-  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'seconds_all_runs', 'commit', 'error'}}:
-  `seconds` of the cell's last run, `seconds_all_runs` of every run in its directory (a seed added later
-  adds its time), `commit` the code's version (given by the caller) at the cell's last run.
+  {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'seconds_all_runs', 'commit', 'error',
+  'results', 'stage_seconds'}}: `seconds` of the cell's last run, `seconds_all_runs` of every run in its
+  directory (a seed added later adds its time), `commit` the code's version (given by the caller) at the
+  cell's last run, `results` the method's block of the cell's results.json, `stage_seconds` the wall time
+  of each of its stages.
   `jobs` > 1 runs that many tasks at once in threads (XLA compiles on one core, and compiling dominates
   small cells on a CPU)."""
   path = os.path.join(workdir, 'cells.json')
@@ -186,7 +227,11 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
       link_shared_sources(cell.config, workdir, cell_log)
       task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
-      record = timed({'key': cell.key, 'status': 'done'})
+      with open(os.path.join(d, 'results.json')) as f:
+        out = json.load(f)
+      # the record carries the cell's results: cells.json alone makes the report, on any machine
+      record = timed({'key': cell.key, 'status': 'done', 'results': out['methods'][cell.method],
+                      'stage_seconds': out.get('timings', {})})
     except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
       os.makedirs(d, exist_ok=True)
       with open(os.path.join(d, 'error.txt'), 'w') as f:
@@ -232,13 +277,11 @@ def cell_state(cell: Cell, status: dict, workdir: str) -> dict:
 
 
 def _finished(cell: Cell, status: dict, workdir: str) -> dict | None:
-  """The cell's method block from its results.json, None unless the cell finished (with this config, or
+  """The cell's method block as its record holds it, None unless the cell finished (with this config, or
   with other seeds or trials: the block says which seeds it holds)."""
   if cell_state(cell, status, workdir)['status'] not in ('done', 'earlier seeds or trials'):
     return None
-  st = status[cell.name]
-  with open(os.path.join(workdir, st['dir'], 'results.json')) as f:
-    return json.load(f)['methods'][cell.method]
+  return status[cell.name]['results']
 
 
 def _scaling(sc, cells: list, status: dict, workdir: str) -> dict | None:

@@ -243,3 +243,38 @@ def test_report_of_a_suite_run_in_pieces(tmp_path, fake_pipeline):
   sc.pipeline.image_size = 16                       # another config: another directory, not this cell's run
   assert {c['status'] for c in suite.assemble(sc, suite.main_table_cells(sc, w), status, w)['cells'].values()} == {
       'not run'}
+
+
+def test_pieces_run_on_other_machines_merge_into_one_report(tmp_path, fake_pipeline):
+  """Each piece's cells.json carries its cells' results: merged into a new workdir (on a machine without the
+  pieces' run directories) they make the report, and the merged cells are not run again."""
+  import shutil
+  sc = configs.load('suite', 'smoke')
+  sc.scaling.task, sc.third_source.tasks = '', ()
+  for task, piece in (('lift', 'a'), ('pick_place', 'b')):
+    sc.tasks = (task,)
+    suite.run_cells(suite.cells_of(sc, str(tmp_path / piece)), str(tmp_path / piece), log=lambda m: None)
+  shutil.rmtree(tmp_path / 'a' / 'cells')                  # only the record travels
+  shutil.rmtree(tmp_path / 'b' / 'cells')
+  sc.tasks = ('lift', 'pick_place')
+  w = str(tmp_path / 'c')
+  cells = suite.cells_of(sc, w)
+  status = suite.merge_records(cells, w, [str(tmp_path / 'a'), str(tmp_path / 'b' / 'cells.json')], log=lambda m: None)
+  assert status == suite.read_status(w) and {s['status'] for s in status.values()} == {'done'} and len(status) == 4
+  results = suite.assemble(sc, cells, status, w)
+  assert set(results['main']) == {'lift', 'pick_place'}
+  assert results['main']['lift']['glam_o']['success']['successes'] == 50 + 4 + 2 * 6 + 6
+  assert set(results['comparisons']['pick_place']) == {'mip'}
+  del fake_pipeline[:]
+  suite.run_cells(cells, w, log=lambda m: None)
+  assert fake_pipeline == []                                # nothing left to run
+  # a record finished with other seeds is reported as such until the cell is rerun, which runs it whole
+  sc.seeds = (0, 1)
+  cells = suite.cells_of(sc, str(tmp_path / 'd'))
+  status = suite.merge_records(cells, str(tmp_path / 'd'), [w], log=lambda m: None)
+  states = {n: c['status'] for n, c in suite.assemble(sc, cells, status, str(tmp_path / 'd'))['cells'].items()}
+  assert set(states.values()) == {'earlier seeds or trials'}
+  suite.run_cells(cells, str(tmp_path / 'd'), log=lambda m: None)
+  assert sorted(c for c in fake_pipeline if c[0] != 'generate') == [(t, m) for t in sc.tasks for m in ('glam_o', 'mip')]
+  with pytest.raises(configs.ConfigError, match='holds no suite record'):
+    suite.merge_records(cells, w, [str(tmp_path / 'nowhere')])
