@@ -2,10 +2,11 @@
 (float64) doing the physics. For evaluation on CPU, where MJX is several times slower than C MuJoCo
 (DESIGN.md §3) and its step takes tens of seconds to compile.
 
-Only the physics changes (`Env.forward`, `Env.advance`): the state goes to the host through
-`jax.pure_callback` (one call for a whole vmapped batch), each environment is set into a scratch `MjData`
-and stepped `n_substeps` by `mj_step` on a pool of threads (MuJoCo releases the GIL), and every public
-field of `mjx.Data` comes back as MuJoCo left it. So observations, success, rendering, controllers and
+Only the physics changes (`Env.forward`, `Env.advance`): the state goes to C MuJoCo in one call for a
+whole vmapped batch, each environment is set into a scratch `MjData` and stepped `n_substeps` by `mj_step`
+on threads, and every public field of `mjx.Data` comes back as MuJoCo left it. The call is an XLA FFI
+call into C++ (`native_ffi`, built on first use) or, where that cannot be built, `jax.pure_callback` into
+`NativeSimulator` (a pool of Python threads; MuJoCo releases the GIL): the two give bitwise the same states. So observations, success, rendering, controllers and
 action-space converters read the same quantities as on MJX, which also leaves the kinematics of the last
 substep's start after a step. MJX-JAX's internals (`data._impl`: contacts, constraint rows, mass matrix)
 are not kept: `NoMJXInternals` stands in for them.
@@ -14,11 +15,12 @@ A step depends only on its inputs (MuJoCo's integration state, warm start of the
 callback is pure and works under `jit`, `vmap` and loops; the state is rounded to float32 between control
 steps, as `State` holds it. A sharded batch is gathered to one device for the callback.
 
-Where the time goes (Kinova lift, 8 envs, 2-core CPU, jax 0.6.2): ~1.45 ms a control step, of which
-mj_step 0.65 ms (4 envs on each of 2 threads), handing half the batch to the second thread ~0.2 ms, and
-the callback itself ~0.3 ms (jax's pure_callback places its arguments on a device and converts its results
-in Python; a trivial one costs as much). The env's own JAX work is ~0.04 ms. Large batches amortise the
-last two; at small ones they cap the rate (tools/bench_eval.py).
+Where the time goes (Kinova lift, 8 envs, 2-core CPU, jax 0.6.2): through the Python callback ~1.45 ms a
+control step, of which mj_step 0.65 ms (4 envs on each of 2 threads), handing half the batch to the second
+thread ~0.2 ms, and the callback itself ~0.3 ms (jax's pure_callback places its arguments on a device and
+converts its results in Python; a trivial one costs as much). The env's own JAX work is ~0.04 ms. The FFI
+call removes the last two: 1.44x the callback's control steps/s at 8 envs with a policy, 4.4x at 1
+(tools/bench_eval.py --backends=native,native_callback).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import numpy as np
 from flax import struct
 from mujoco import mjx
 
+from glam_jax.sim import native_ffi
 from glam_jax.sim.env import Env
 
 # everything `mj_step` reads besides the model, in the order of `mj_getState`'s vector
@@ -83,7 +86,7 @@ class NativeSimulator:
   """Steps batches of integration states, (n, state size) arrays, with C MuJoCo: contiguous slices of the
   batch on `threads` threads, each with its own scratch `MjData`."""
 
-  def __init__(self, model: mujoco.MjModel, threads: int):
+  def __init__(self, model: mujoco.MjModel, threads: int, ffi: bool = True):
     if threads < 1:
       raise ValueError(f'threads must be at least 1, got {threads}')
     self.model = model
@@ -99,6 +102,9 @@ class NativeSimulator:
     self.output_size = 1 + len(self._columns[0].index)       # time, then the arrays
     self._pool = ThreadPoolExecutor(threads - 1, thread_name_prefix='mujoco') if threads > 1 else None
     self._lock = threading.Lock()          # the scratch MjData are shared by every call
+    columns = self._columns[0]
+    # the same step in C++ as an XLA FFI call (native_ffi), where it builds: `ffi_key` names it, else None
+    self.ffi_key = native_ffi.register(model, self._datas[0], columns.base + 8 * columns.index, threads) if ffi else None
 
   @property
   def threads(self) -> int:
@@ -150,12 +156,12 @@ class NativeEnv(Env):
   # devices, lift with rendering, 64 envs, random actions: 380 control steps/s on one device, 220 split)
   shard_batch = False
 
-  def __init__(self, env: Env, threads: int = 0):
+  def __init__(self, env: Env, threads: int = 0, ffi: bool = True):
     if isinstance(env, NativeEnv):
       raise TypeError('env already runs on native MuJoCo')
     vars(self).update(vars(env))
     self._template = env._template.replace(_impl=NoMJXInternals())
-    self.simulator = NativeSimulator(env.mj_model, threads or default_threads())
+    self.simulator = NativeSimulator(env.mj_model, threads or default_threads(), ffi)
     self._layout = self.simulator.output_layout()
 
   def forward(self, data: mjx.Data) -> mjx.Data:
@@ -167,6 +173,10 @@ class NativeEnv(Env):
   def _physics(self, data: mjx.Data, nstep: int) -> mjx.Data:
     state = mjx.get_state(self.mjx_model, data, STATE_SPEC)
     shapes = {f: jax.ShapeDtypeStruct(getattr(data, f).shape, getattr(data, f).dtype) for f in self._layout}
+    if self.simulator.ffi_key is not None:
+      flat = native_ffi.step(self.simulator.ffi_key, nstep, state, self.simulator.output_size)
+      return data.replace(**{f: flat[..., a:b].reshape(flat.shape[:-1] + shapes[f].shape).astype(shapes[f].dtype)
+                             for f, (a, b) in self._layout.items()})
     # one callback output per field, so the compiled loop does not slice them out of one array
     out = jax.pure_callback(lambda s: self._host_run(nstep, s, shapes), shapes, state, vmap_method='broadcast_all')
     return data.replace(**out)

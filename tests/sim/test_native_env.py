@@ -1,6 +1,10 @@
 """The native-MuJoCo env: under jit, vmap and loops, each control step hands back exactly what `mj_step` made
-of the state it was given (every public mjx.Data field), whatever the batch shape or thread count; bad
-input fails clearly. Agreement with MJX: tests/sim/test_native_agreement.py, tests/eval/test_closed_loop.py."""
+of the state it was given (every public mjx.Data field), whatever the batch shape or thread count, and the
+C++ step (native_ffi) gives bitwise what the Python callback gives; bad input fails clearly. Agreement with MJX: tests/sim/test_native_agreement.py, tests/eval/test_closed_loop.py."""
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -8,7 +12,7 @@ import numpy as np
 import pytest
 from mujoco import mjx
 
-from glam_jax.sim import backends
+from glam_jax.sim import backends, native_ffi
 from glam_jax.sim.native_env import OUTPUT_FIELDS, STATE_SPEC, NativeEnv, NativeSimulator
 from tests.conftest import cached_env
 
@@ -102,3 +106,36 @@ def test_bad_input_fails_clearly(native, get_env):
     native.step(state, jnp.zeros(7))
   with pytest.raises(ValueError, match=r'expected \(n, '):
     native.simulator.run(1, np.zeros((2, 3)))
+
+
+def test_the_cxx_step_is_the_python_callback_step(native, episodes):
+  assert native.simulator.ffi_key is not None, 'native_step.cc did not build: is a C++ compiler installed?'
+  keys, actions, flat = episodes
+  callback = NativeEnv(cached_env('lift', 'kinova', render=False), threads=2, ffi=False)
+  assert callback.simulator.ffi_key is None
+  slow = jax.jit(jax.vmap(lambda k, a: _rollout(callback, k, a)))(keys, actions)
+  jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), flat, slow)
+
+
+def test_compiled_programs_name_the_model_not_an_address(native):
+  """The key in the compiled program is a hash of the model and layout, the same in a fresh process: a
+  program from the persistent compilation cache finds that process's own simulator of the model."""
+  again = NativeEnv(cached_env('lift', 'kinova', render=False), threads=2)
+  assert again.simulator.ffi_key == native.simulator.ffi_key
+  assert NativeEnv(cached_env('lift', 'kinova', render=False), threads=1).simulator.ffi_key != native.simulator.ffi_key
+  code = ('from glam_jax.sim import make_env; from glam_jax.sim.native_env import NativeEnv; '
+          "print(NativeEnv(make_env('lift', 'kinova', render=False), threads=2).simulator.ffi_key)")
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, 'JAX_PLATFORMS': 'cpu'}, check=True).stdout.split()[-1]
+  assert int(out) == native.simulator.ffi_key
+  hlo = jax.jit(native.step).lower(jax.jit(native.reset)(jax.random.PRNGKey(0)), jnp.zeros(8)).as_text()
+  assert str(native.simulator.ffi_key) in hlo
+
+
+def test_without_a_compiler_the_python_callback_steps(tmp_path, monkeypatch, native):
+  monkeypatch.setenv('CXX', 'false')
+  with pytest.raises(RuntimeError, match='failed'):
+    native_ffi.build(str(tmp_path / 'step.so'))
+  assert os.listdir(tmp_path) == []                      # no half-built library left behind
+  monkeypatch.setattr(native_ffi, 'library', lambda: None)
+  assert NativeSimulator(native.mj_model, threads=1).ffi_key is None
