@@ -340,4 +340,6 @@ def assemble(sc, cells: list, status: dict, workdir: str) -> dict:
   return {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
           'methods': list(sc.methods),
           'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir),
-          'third_source': third, 'cells': {c.name: cell_state(c, status, workdir) for c in cells}}
+          'third_source': third,
+          'cells': {c.name: {k: v for k, v in cell_state(c, status, workdir).items() if k != 'results'}
+                    for c in cells}}

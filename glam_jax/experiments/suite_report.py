@@ -144,6 +144,37 @@ def scaling_chart(results: dict, path: str, size: tuple = (640, 440)) -> np.ndar
   return out
 
 
+STAGE_KINDS = ('data', 'world_model', 'relabel', 'replay', 'pretrain', 'train', 'evaluate')
+
+
+def time_lines(cells: dict) -> list:
+  """Where the finished cells' time went, by kind of stage, and the time the unfinished ones would take at
+  the mean of the finished cells of their section and method: what a suite run in pieces has left."""
+  done = {n: c for n, c in cells.items() if c['status'] == 'done' and c.get('stage_seconds')}
+  if not done:
+    return []
+  kind = lambda stage: next((k for k in STAGE_KINDS if stage.startswith(k)), 'other')
+  lines = ['', '| cell | hours | ' + ' | '.join(STAGE_KINDS) + ' |', '|---|---|' + '---|' * len(STAGE_KINDS)]
+  for n, c in done.items():
+    by = {}
+    for stage, sec in c['stage_seconds'].items():
+      by[kind(stage)] = by.get(kind(stage), 0.0) + sec
+    lines.append(f"| {n} | {c['seconds'] / 3600:.2f} | " + ' | '.join(f'{by[k] / 60:.0f} min' if k in by else '–'
+                                                                       for k in STAGE_KINDS) + ' |')
+  group = lambda name: tuple(name.split('/')[0::2][:2])        # (section, method)
+  mean = {}
+  for n, c in done.items():
+    mean.setdefault(group(n), []).append(c['seconds'])
+  left = [n for n, c in cells.items() if c['status'] != 'done']
+  known = [n for n in left if group(n) in mean]
+  if left:
+    hours = sum(np.mean(mean[group(n)]) for n in known) / 3600
+    lines += ['', f'Left: {len(left)} cells; {len(known)} of them, at the mean time of the finished cells of their '
+              f'section and method (last runs), about {hours:.1f} h'
+              + (f'; {len(left) - len(known)} with no finished cell to go by.' if len(known) < len(left) else '.')]
+  return lines
+
+
 def markdown(results: dict, command: str = '', commit: str = '') -> str:
   fmt, interval = report.num, report.interval
   unbounded = lambda v: '∞' if v == float('inf') else fmt(v, '.2f')     # no number of UMI episodes is enough
@@ -234,6 +265,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
     lines.append(f"- {n}: {c['status']}" + (f" ({c['error']}; see {c['dir']}/error.txt)" if c.get('error') else ''))
   secs = sum(c.get('seconds_all_runs', c.get('seconds', 0)) for c in results['cells'].values())
   lines += ['', f'Time in cells (every run of the command in this directory): {secs / 3600:.2f} h.']
+  lines += time_lines(results['cells'])
   commits = sorted({c['commit'] for c in results['cells'].values() if c.get('commit')})
   if commits:
     lines += ['', 'Code of the cells\' last runs: commit ' + ', '.join(f'`{c}`' for c in commits) + '.']

@@ -35,7 +35,8 @@ def fake_pipeline(monkeypatch):
     rate = ({'glam_o': 50, 'mip': 40}[method] + len(task) + 2 * e['kinova'] + e.get('umi', 0)
             + 5 * e.get('ur5e', 0) // 6)        # smoke sizes: 6-12 episodes; 2 UMI buy one target
     with open(os.path.join(workdir, 'results.json'), 'w') as f:
-      json.dump(_fake_results(task, method, rate), f)
+      json.dump({**_fake_results(task, method, rate),
+                 'timings': {'data': 60.0, f'train_{method}_seed0': 600.0, f'evaluate_{method}_seed0': 120.0}}, f)
 
   def generate_recipe(recipe, data_dir, log=print):
     (source, n), = recipe.episodes.items()
@@ -268,6 +269,13 @@ def test_pieces_run_on_other_machines_merge_into_one_report(tmp_path, fake_pipel
   del fake_pipeline[:]
   suite.run_cells(cells, w, log=lambda m: None)
   assert fake_pipeline == []                                # nothing left to run
+  # the report says where the time went and what the cells not run yet would take
+  status['main/lift/glam_o']['seconds'] = 3600.0
+  sc.tasks = ('lift', 'pick_place', 'knock_down')
+  text = suite_report.markdown(suite.assemble(sc, suite.cells_of(sc, w), status, w))
+  assert '| main/lift/glam_o | 1.00 | 1 min | – | – | – | – | 10 min | 2 min |' in text
+  assert 'Left: 2 cells; 2 of them' in text
+  sc.tasks = ('lift', 'pick_place')
   # a record finished with other seeds is reported as such until the cell is rerun, which runs it whole
   sc.seeds = (0, 1)
   cells = suite.cells_of(sc, str(tmp_path / 'd'))
