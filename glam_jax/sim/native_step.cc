@@ -18,6 +18,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -42,7 +44,8 @@ std::map<int64_t, std::unique_ptr<Simulator>>& registry() {
   return *r;
 }
 
-void RunSlice(Simulator* sim, mjData* d, int64_t nstep, const float* states, float* out, int64_t lo, int64_t hi) {
+void RunSliceOrThrow(Simulator* sim, mjData* d, int64_t nstep, const float* states, float* out, int64_t lo,
+                     int64_t hi) {
   const int64_t s = sim->state_size, o = 1 + static_cast<int64_t>(sim->columns.size());
   std::vector<mjtNum> state(s);
   const mjtNum* buffer = static_cast<const mjtNum*>(d->buffer);
@@ -57,6 +60,21 @@ void RunSlice(Simulator* sim, mjData* d, int64_t nstep, const float* states, flo
     float* row = out + i * o;
     row[0] = static_cast<float>(d->time);
     for (size_t k = 0; k < sim->columns.size(); ++k) row[k + 1] = static_cast<float>(buffer[sim->columns[k]]);
+  }
+}
+
+// MuJoCo's errors reach C++ as exceptions where its Python bindings are loaded (they install an error
+// handler that throws): a slice keeps the first one's message for the call to return as an XLA error.
+void RunSlice(Simulator* sim, mjData* d, int64_t nstep, const float* states, float* out, int64_t lo, int64_t hi,
+              std::string* error, std::mutex* error_lock) {
+  try {
+    RunSliceOrThrow(sim, d, nstep, states, out, lo, hi);
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(*error_lock);
+    if (error->empty()) *error = e.what();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(*error_lock);
+    if (error->empty()) *error = "unknown error in mj_step";
   }
 }
 
@@ -77,12 +95,16 @@ ffi::Error Step(ffi::Buffer<ffi::F32> states, ffi::ResultBuffer<ffi::F32> out, i
     return ffi::Error::InvalidArgument("glam_mj_step: output size does not match the batch");
   std::lock_guard<std::mutex> lock(sim->busy);
   const int64_t k = std::max<int64_t>(1, std::min<int64_t>(sim->datas.size(), n));
+  std::string error;
+  std::mutex error_lock;
   std::vector<std::thread> helpers;
   for (int64_t j = 1; j < k; ++j)
     helpers.emplace_back(RunSlice, sim, sim->datas[j], nstep, states.typed_data(), out->typed_data(), n * j / k,
-                         n * (j + 1) / k);
-  RunSlice(sim, sim->datas[0], nstep, states.typed_data(), out->typed_data(), 0, n / k);   // this thread: slice 0
+                         n * (j + 1) / k, &error, &error_lock);
+  // this thread takes slice 0: one hand-over fewer
+  RunSlice(sim, sim->datas[0], nstep, states.typed_data(), out->typed_data(), 0, n / k, &error, &error_lock);
   for (auto& t : helpers) t.join();
+  if (!error.empty()) return ffi::Error::Internal("glam_mj_step: " + error);
   return ffi::Error::Success();
 }
 
