@@ -103,7 +103,10 @@ class NativeSimulator:
     self._pool = ThreadPoolExecutor(threads - 1, thread_name_prefix='mujoco') if threads > 1 else None
     self._lock = threading.Lock()          # the scratch MjData are shared by every call
     columns = self._columns[0]
-    # the same step in C++ as an XLA FFI call (native_ffi), where it builds: `ffi_key` names it, else None
+    # the same step in C++ as an XLA FFI call (native_ffi) where it builds and programs run on the CPU (the
+    # target is registered for the CPU only; on an accelerator the callback moves the batch): `ffi_key`
+    # names it, else None
+    ffi = ffi and jax.default_backend() == 'cpu'
     self.ffi_key = native_ffi.register(model, self._datas[0], columns.base + 8 * columns.index, threads) if ffi else None
 
   @property
