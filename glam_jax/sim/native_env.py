@@ -6,9 +6,9 @@ Only the physics changes (`Env.forward`, `Env.advance`): the state goes to C MuJ
 whole vmapped batch, each environment is set into a scratch `MjData` and stepped `n_substeps` by `mj_step`
 on threads, and every public field of `mjx.Data` comes back as MuJoCo left it. The call is an XLA FFI
 call into C++ (`native_ffi`, built on first use) or, where that cannot be built, `jax.pure_callback` into
-`NativeSimulator` (a pool of Python threads; MuJoCo releases the GIL): the two give bitwise the same states. So observations, success, rendering, controllers and
-action-space converters read the same quantities as on MJX, which also leaves the kinematics of the last
-substep's start after a step. MJX-JAX's internals (`data._impl`: contacts, constraint rows, mass matrix)
+`NativeSimulator` (a pool of Python threads; MuJoCo releases the GIL): the two give bitwise the same
+states. So observations, success, rendering, controllers and action-space converters read the same
+quantities as on MJX, which also leaves the kinematics of the last substep's start after a step. MJX-JAX's internals (`data._impl`: contacts, constraint rows, mass matrix)
 are not kept: `NoMJXInternals` stands in for them.
 
 A step depends only on its inputs (MuJoCo's integration state, warm start of the solver included), so the
