@@ -30,3 +30,8 @@ def test_suite_report_only_needs_a_suite_run(tmp_path):
                        timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert run.returncode == 2 and 'holds no suite run (no cells.json)' in run.stderr, run.stderr[-2000:]
   assert 'Traceback' not in run.stderr and os.listdir(tmp_path) == []
+  run = subprocess.run([sys.executable, 'tools/run_suite.py', '--config=experiments/configs/suite.py:smoke',
+                        f'--workdir={tmp_path}', '--report_only', f'--merge={tmp_path}/elsewhere'], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert run.returncode == 2 and 'elsewhere holds no suite record (no cells.json)' in run.stderr, run.stderr[-2000:]
+  assert 'Traceback' not in run.stderr and os.listdir(tmp_path) == []
