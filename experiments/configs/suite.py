@@ -9,7 +9,8 @@ Sections (each a list of cells, each cell one run of the main job, tools/run_pip
   scaling (on `scaling.task`): MIP with `scaling.target` target episodes; GLAM-O with `scaling.base_target`
     target + `scaling.aux` UMI episodes; GLAM-O with `scaling.target` target + `scaling.full_aux` UMI. The
     report reads off how many UMI episodes buy one target episode, and how many target episodes MIP needs
-    to match GLAM-O at base_target + full_aux. Empty `scaling.task` skips the section.
+    to match GLAM-O at base_target + full_aux, with `scaling.seeds` policy seeds (empty: `seeds`). Empty
+    `scaling.task` skips the section.
   third_source (on each of `third_source.tasks`): GLAM-O on target + UMI + `third_source.episodes` UR5e
     episodes, against the main table's GLAM-O (target + UMI) on the same task.
 `pipeline` is the main job's config at the preset's size (experiments/configs/pipeline.py), the base of every
@@ -48,7 +49,11 @@ def get_config(arg: str = 'smoke') -> ml_collections.ConfigDict:
     c.seeds = (0, 1, 2)
     c.trials = 50
   c.scaling = ml_collections.ConfigDict(dict(task='stack_two', target=(100, 300, 500), base_target=100,
-                                             aux=(0, 200, 400), full_aux=400))
+                                             aux=(0, 200, 400), full_aux=400, seeds=()))
+  if arg == 'cpu':
+    # one policy seed per scaling point: 8 cells (a world model each for GLAM-O) x 3 seeds would cost about
+    # as much CPU time as two tasks of the main table; the curves' intervals count trials
+    c.scaling.seeds = (0,)
   c.third_source = ml_collections.ConfigDict(dict(tasks=('lift',), episodes=100))
   if arg == 'smoke':
     c.scaling.update(target=(6, 9, 12), base_target=6, aux=(0, 6, 12), full_aux=12)

@@ -64,15 +64,16 @@ def _portable(config, *drop):
   return named
 
 
-def pipeline_config(sc, task: str, method: str, workdir: str, **episodes):
+def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episodes):
   """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
-  this task and method, the suite's seeds (only the first for `one_seed_methods`) and trials, and a data
-  directory shared by every cell with the same data recipe."""
+  this task and method, `seeds` or else the suite's seeds (only the first for `one_seed_methods`), the
+  suite's trials, and a data directory shared by every cell with the same data recipe."""
   configs.parse_arg(task, ())                 # an unknown task fails here, listing the valid ones
   pc = copy.deepcopy(sc.pipeline)
   pc.task = task
   pc.methods = (method,)
   pc.seeds = tuple(sc.seeds)[:1] if method in sc.one_seed_methods else tuple(sc.seeds)
+  pc.seeds = tuple(int(s) for s in seeds) or pc.seeds
   pc.trials = sc.trials
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
@@ -99,7 +100,8 @@ def _data_label(episodes: dict) -> str:
 
 def scaling_cells(sc, workdir: str) -> list:
   """MIP against target episodes; GLAM-O against auxiliary episodes at base_target, and against target
-  episodes at full_aux (the point both GLAM-O series share runs once)."""
+  episodes at full_aux (the point both GLAM-O series share runs once); policy seeds `scaling.seeds`, or the
+  suite's when empty."""
   g = sc.scaling
   if not g.task:
     return []
@@ -107,7 +109,7 @@ def scaling_cells(sc, workdir: str) -> list:
   runs += [('glam_o', {'kinova': g.base_target, 'umi': u}) for u in g.aux]
   runs += [('glam_o', {'kinova': n, 'umi': g.full_aux}) for n in g.target]
   unique = {(m, _data_label(e)): e for m, e in runs}
-  return [Cell('scaling', g.task, m, pipeline_config(sc, g.task, m, workdir, **e), label)
+  return [Cell('scaling', g.task, m, pipeline_config(sc, g.task, m, workdir, g.seeds, **e), label)
           for (m, label), e in unique.items()]
 
 

@@ -209,6 +209,18 @@ def test_one_seed_methods_get_the_first_seed_only(tmp_path):
     suite.main_table_cells(sc, str(tmp_path))
 
 
+def test_scaling_points_take_their_own_seeds_and_share_the_main_cells_run(tmp_path):
+  sc = configs.load('suite', 'smoke')
+  sc.seeds, sc.scaling.seeds = (0, 1, 2), (7,)
+  cells = suite.main_table_cells(sc, str(tmp_path)) + suite.scaling_cells(sc, str(tmp_path))
+  assert {tuple(c.config.seeds) for c in cells if c.section == 'scaling'} == {(7,)}
+  assert {tuple(c.config.seeds) for c in cells if c.section == 'main'} == {(0, 1, 2)}
+  # the point that is the main table's recipe is another config (its seeds) in the same run directory
+  main, point = [c for c in cells if c.name in ('main/stack_two/glam_o', 'scaling/stack_two/glam_o/k6-u6')]
+  assert main.key != point.key and main.directory(str(tmp_path)) == point.directory(str(tmp_path))
+  assert configs.load('suite', 'cpu').scaling.seeds == (0,) and configs.load('suite', 'paper').scaling.seeds == ()
+
+
 def test_report_of_a_suite_run_in_pieces(tmp_path, fake_pipeline):
   """A cell finished with fewer seeds is reported as such (with the seeds it has) until it is rerun; a cell
   never run is listed; the time of every run of a cell adds up."""
