@@ -6,6 +6,7 @@ are opened lazily per process (readers are not picklable), which lets Grain work
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -34,17 +35,25 @@ def _close(reader: ArrayRecordReader) -> None:
     pass
 
 
-def decode_frame(data: bytes, fields: dict, where: str) -> dict:
-  expected = sum(schema.frame_bytes(s) for s in fields.values())
-  if len(data) != expected:
-    raise schema.DatasetError(f'{where}: record has {len(data)} bytes, fields {list(fields)} need {expected}')
-  out, offset = {}, 0
+def frame_layout(fields: dict) -> tuple:
+  """Where each field lies in a frame record, `((key, dtype, count, shape, offset), ...)`, and the record's
+  size: worked out once per dataset, since recomputing it for every frame read took a quarter of the time
+  a training batch spent loading."""
+  out, offset = [], 0
   for k, s in fields.items():
     n = schema.frame_bytes(s)
-    out[k] = np.frombuffer(data, dtype=s['dtype'], count=n // np.dtype(s['dtype']).itemsize,
-                           offset=offset).reshape(s['shape'])
+    dtype = np.dtype(s['dtype'])
+    out.append((k, dtype, n // dtype.itemsize, tuple(s['shape']), offset))
     offset += n
-  return out
+  return tuple(out), offset
+
+
+def decode_frame(data: bytes, layout: tuple, where: str) -> dict:
+  fields, size = layout
+  if len(data) != size:
+    raise schema.DatasetError(f'{where}: record has {len(data)} bytes, fields {[f[0] for f in fields]} need {size}')
+  return {k: np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+          for k, dtype, count, shape, offset in fields}
 
 
 def _decode_episode(data: bytes, where: str) -> dict:
@@ -160,6 +169,10 @@ class Dataset:
   def __getstate__(self):
     return {**self.__dict__, '_readers': {}}
 
+  @functools.cached_property
+  def _layout(self) -> tuple:
+    return frame_layout(self.meta['frame_fields'])
+
   def _reader(self, shard: int) -> ArrayRecordReader:
     if shard not in self._readers:
       self._readers[shard] = _open_reader(os.path.join(self.path, self.meta['shards'][shard]['file']))
@@ -177,7 +190,7 @@ class Dataset:
       data = self._reader(shard).read([local])[0]
     except Exception as e:  # noqa: BLE001
       raise schema.DatasetError(f'{where}: cannot read ({e}); the shard is corrupt') from e
-    return decode_frame(data, self.meta['frame_fields'], where)
+    return decode_frame(data, self._layout, where)
 
   def step(self, episode: int, step: int) -> dict:
     """Everything stored for one step: images and low-dimensional fields."""
