@@ -8,8 +8,9 @@ on threads, and every public field of `mjx.Data` comes back as MuJoCo left it. T
 call into C++ (`native_ffi`, built on first use) or, where that cannot be built, `jax.pure_callback` into
 `NativeSimulator` (a pool of Python threads; MuJoCo releases the GIL): the two give bitwise the same
 states. So observations, success, rendering, controllers and action-space converters read the same
-quantities as on MJX, which also leaves the kinematics of the last substep's start after a step. MJX-JAX's internals (`data._impl`: contacts, constraint rows, mass matrix)
-are not kept: `NoMJXInternals` stands in for them.
+quantities as on MJX, which also leaves the kinematics of the last substep's start after a step. MJX-JAX's
+internals (`data._impl`: contacts, constraint rows, mass matrix) are not kept: `NoMJXInternals` stands in
+for them.
 
 A step depends only on its inputs (MuJoCo's integration state, warm start of the solver included), so the
 callback is pure and works under `jit`, `vmap` and loops; the state is rounded to float32 between control
