@@ -72,8 +72,8 @@ def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episod
   pc = copy.deepcopy(sc.pipeline)
   pc.task = task
   pc.methods = (method,)
-  pc.seeds = tuple(sc.seeds)[:1] if method in sc.one_seed_methods else tuple(sc.seeds)
-  pc.seeds = tuple(int(s) for s in seeds) or pc.seeds
+  pc.seeds = (tuple(int(s) for s in seeds)
+              or (tuple(sc.seeds)[:1] if method in sc.one_seed_methods else tuple(sc.seeds)))
   pc.trials = sc.trials
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
