@@ -51,13 +51,15 @@ class Stages:
       with open(self.path) as f:
         self.done = {k: v for k, v in json.load(f).items() if isinstance(v, dict)}   # older files: no keys
 
-  def run(self, name: str, key: str, fn, index: int, total: int):
+  def run(self, name: str, key: str, fn, index: int = 0, total: int = 0):
+    """Runs `fn` unless stage `name` finished with `key`; `index` of `total` numbers the log line."""
+    head = f'[{index}/{total}] {name}' if total else name
     previous = self.done.get(name)
     if previous and previous['key'] == key:
-      self.log(f'[{index}/{total}] {name}: done earlier ({previous["seconds"]:.0f} s), skipped')
+      self.log(f'{head}: done earlier ({previous["seconds"]:.0f} s), skipped')
       return
     why = ': its config changed since the last run, redoing' if previous else ''
-    self.log(f'[{index}/{total}] {name}{why}')
+    self.log(f'{head}{why}')
     t0 = time.time()
     fn()
     self.done[name] = {'key': key, 'seconds': round(time.time() - t0, 1)}

@@ -22,7 +22,7 @@ from glam_jax import configs, methods
 from glam_jax.demos import generate
 from glam_jax.eval import scaling, stats
 from glam_jax.experiments import task_pipeline
-from glam_jax.experiments.stages import config_hash, say, write_json
+from glam_jax.experiments.stages import Stages, config_hash, say, write_json
 
 
 PER_STAGE_FIELDS = ('seeds', 'trials')      # pipeline fields the main job's stages key themselves
@@ -227,7 +227,11 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
 
     try:
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
-      link_shared_sources(cell.config, workdir, cell_log)
+      os.makedirs(d, exist_ok=True)
+      # a stage of the cell, so its time counts as the cell's data time (the main job's data stage then
+      # finds the data complete) and a resumed cell keeps it
+      Stages(d, cell_log).run('data_sources', config_hash(task_pipeline.recipe_of(cell.config)),
+                              lambda: link_shared_sources(cell.config, workdir, cell_log))
       task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
       with open(os.path.join(d, 'results.json')) as f:
         out = json.load(f)

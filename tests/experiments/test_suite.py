@@ -85,6 +85,10 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   link = os.path.join(third[0].config.data_dir, 'lift', 'kinova')
   assert os.path.islink(link) and os.path.samefile(link, os.path.join(main[0].config.data_dir, 'lift', 'kinova'))
   assert len(runs) == 19           # the fake does not skip; the real job finds the shared run done
+  # the shared sources are a stage of each cell: their time is the cell's data time, kept on a resume
+  for cell in cells:
+    with open(os.path.join(cell.directory(w), 'stages.json')) as f:
+      assert json.load(f)['data_sources']['seconds'] >= 0.0, cell.name
   assert status['main/knock_down/mip']['status'] == 'failed'
   assert 'simulated crash' in status['main/knock_down/mip']['error']
   assert 'RuntimeError' in open(os.path.join(w, status['main/knock_down/mip']['dir'], 'error.txt')).read()
@@ -121,7 +125,9 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   # a rerun skips the finished cells and retries the failed one
   del fake_pipeline[:]
   monkeypatch.setenv('FAKE_FIXED', '1')
-  status = suite.run_cells(cells, w, log=lambda m: None)
+  lines = []
+  status = suite.run_cells(cells, w, log=lines.append)
+  assert any('main/knock_down/mip: data_sources: done earlier' in m for m in lines), lines
   assert fake_pipeline == [('knock_down', 'mip')]                 # its data was linked before: no generation and status['main/knock_down/mip']['status'] == 'done'
   # a changed setting redoes exactly the cells it changes
   del fake_pipeline[:]
