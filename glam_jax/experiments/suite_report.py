@@ -202,9 +202,11 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
     lines += ['', f'## {ref} against each method', '',
               "p_ref − p_other with Newcombe's interval (method 10); trials per arm; the smallest difference "
               f"those trials detect with 80 % power at {ref}'s rate (two-sided 5 %): where the interval holds zero, "
-              'a true difference below that size is still likely.', '',
+              f'a true difference below that size is still likely. "{ref} better" is the one-sided test (is the '
+              f'reference better, decided before the runs): yes when the one-sided 95 % lower bound is above 0; the '
+              'two-sided interval can then still hold zero (a difference in either direction is not shown).', '',
               '| task | method | p_ref − p | 95 % two-sided | one-sided low | trials (ref, other) | detectable | '
-              f'{ref} better? |', '|---|---|---|---|---|---|---|---|']
+              f'{ref} better (one-sided 95 %)? |', '|---|---|---|---|---|---|---|---|']
     for t, by in results['comparisons'].items():
       for m, c in by.items():
         lines.append(f"| {t} | {m} | {fmt(c['difference'], '+.3f')} | {interval(*c['newcombe_two_sided'])} | "
