@@ -203,7 +203,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
               "p_ref − p_other with Newcombe's interval (method 10); trials per arm; the smallest difference "
               f"those trials detect with 80 % power at {ref}'s rate (two-sided 5 %): where the interval holds zero, "
               f'a true difference below that size is still likely. "{ref} better" is the one-sided test (is the '
-              f'reference better, decided before the runs): yes when the one-sided 95 % lower bound is above 0; the '
+              'reference better, decided before the runs): yes when the one-sided 95 % lower bound is above 0; the '
               'two-sided interval can then still hold zero (a difference in either direction is not shown).', '',
               '| task | method | p_ref − p | 95 % two-sided | one-sided low | trials (ref, other) | detectable | '
               f'{ref} better (one-sided 95 %)? |', '|---|---|---|---|---|---|---|---|']
