@@ -225,9 +225,9 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
       return {**record, 'dir': rel, 'seconds': seconds, 'seconds_all_runs': round(before + seconds, 1),
               **({'commit': commit} if commit else {})}
 
+    os.makedirs(d, exist_ok=True)
     try:
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
-      os.makedirs(d, exist_ok=True)
       # a stage of the cell, so its time counts as the cell's data time (the main job's data stage then
       # finds the data complete) and a resumed cell keeps it
       Stages(d, cell_log).run('data_sources', config_hash(task_pipeline.recipe_of(cell.config)),
@@ -239,7 +239,6 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
       record = timed({'key': cell.key, 'status': 'done', 'results': out['methods'][cell.method],
                       'stage_seconds': out.get('timings', {})})
     except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
-      os.makedirs(d, exist_ok=True)
       with open(os.path.join(d, 'error.txt'), 'w') as f:
         f.write(traceback.format_exc())
       record = timed({'key': cell.key, 'status': 'failed', 'error': f'{type(e).__name__}: {e}'})
