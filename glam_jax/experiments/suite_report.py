@@ -198,6 +198,11 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
       cells.append(f"{s['successes']}/{s['trials']} {interval(s['wilson_low'], s['wilson_high'], '.2f')}"
                    if s else '–')
     lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
+  floor = [t for t in tasks if len(results['main'][t]) > 1
+           and all(report.success_block(m, r)['successes'] == 0 for m, r in results['main'][t].items())]
+  if floor:
+    lines += ['', f"No method succeeded on {', '.join(floor)}: at this preset's sizes the task is not learned, "
+              'so the comparisons there cannot separate the methods.']
   if results['comparisons']:
     lines += ['', f'## {ref} against each method', '',
               "p_ref − p_other with Newcombe's interval (method 10); trials per arm; the smallest difference "
@@ -213,7 +218,8 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
                      f"{fmt(c['newcombe_one_sided_low'], '+.3f')} | {c['trials'][0]}, {c['trials'][1]} | "
                      f"{fmt(c['detectable_difference'], '.3f')} | {'yes' if report.verdict(c) else 'no'} |")
   lines += ['', '## Smoothness', '', 'End-effector speed profile up to the first success, mean over valid '
-            'episodes: LDLJ and SPARC closer to 0 and a lower FFT score are smoother.', '',
+            'episodes: LDLJ and SPARC closer to 0 and a lower FFT score are smoother. "valid" counts arm-episodes '
+            '(one per arm: two per episode on the bimanual stack_three) whose profile the measures accept.', '',
             '| task | method | LDLJ | SPARC | FFT | valid |', '|---|---|---|---|---|---|']
   for t in tasks:
     for m, r in results['main'][t].items():

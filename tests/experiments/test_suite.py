@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from glam_jax import configs
+from glam_jax.eval import stats
 from glam_jax.experiments import suite, suite_report, task_pipeline
 
 
 def _fake_results(task, method, successes, trials=100):
-  from glam_jax.eval import stats
   m = {'success': stats.rate_summary(successes, trials), 'seeds': [successes / trials],
        'smoothness': {'ldlj': -5.0, 'sparc': -2.0, 'fft': 0.1, 'valid': trials}}
   if method != 'mip':
@@ -114,6 +114,10 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   assert '18 of 19 cells finished' in text and 'UMI episodes that buy one target episode' in text
   assert '| lift | glam_o | umi->kinova | ' in text and 'TCP error' in text
   assert 'Third source' in text and 'main/knock_down/mip: failed (RuntimeError: simulated crash' in text
+  assert 'No method succeeded' not in text
+  for r in results['main']['lift'].values():     # a task no method learned is said so under the table
+    r['success'] = stats.rate_summary(0, 100)
+  assert 'No method succeeded on lift:' in suite_report.markdown(results)
   chart = suite_report.main_table_chart(results, str(tmp_path / 'main.png'))
   assert Image.open(tmp_path / 'main.png').size == (chart.shape[1], chart.shape[0])
   heat = suite_report.replay_heatmap(results, str(tmp_path / 'replay.png'))
