@@ -71,6 +71,7 @@ def main(argv):
   sc.third_source.tasks = task_pipeline.comma_list(sc.third_source.tasks)     # '' skips the section
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
   cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
+  commit = _commit()                           # before this run writes its report over tracked copies
   if _MERGE.value:
     suite.merge_records(cells, workdir, _MERGE.value)
   if _REPORT_ONLY.value:
@@ -80,7 +81,7 @@ def main(argv):
   else:
     os.makedirs(workdir, exist_ok=True)
     compile_cache.enable()
-    status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=_commit())
+    status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
   results = suite.assemble(sc, cells, status, workdir)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                         f'{jax.devices()[0].device_kind}')
@@ -91,7 +92,7 @@ def main(argv):
   if results['scaling']:
     suite_report.scaling_chart(results, os.path.join(workdir, 'scaling.png'))
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-  write_text(os.path.join(workdir, 'report.md'), suite_report.markdown(results, command, _commit()))
+  write_text(os.path.join(workdir, 'report.md'), suite_report.markdown(results, command, commit))
   failed = [n for n, c in results['cells'].items() if c['status'] == 'failed']
   print(f'wrote {workdir}/report.md, results.json and figures'
         + (f'; {len(failed)} cell(s) failed: {", ".join(failed)}' if failed else ''))
