@@ -219,7 +219,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
                      f"{fmt(c['detectable_difference'], '.3f')} | {'yes' if report.verdict(c) else 'no'} |")
   lines += ['', '## Smoothness', '', 'End-effector speed profile up to the first success, mean over valid '
             'episodes: LDLJ and SPARC closer to 0 and a lower FFT score are smoother. "valid" counts arm-episodes '
-            '(one per arm: two per episode on the bimanual stack_three) whose profile the measures accept.', '',
+            '(one per arm: two per episode on a bimanual task) whose profile the measures accept.', '',
             '| task | method | LDLJ | SPARC | FFT | valid |', '|---|---|---|---|---|---|']
   for t in tasks:
     for m, r in results['main'][t].items():
