@@ -154,7 +154,9 @@ def time_lines(cells: dict) -> list:
   if not done:
     return []
   kind = lambda stage: next((k for k in STAGE_KINDS if stage.startswith(k)), 'other')
-  lines = ['', '| cell | hours | ' + ' | '.join(STAGE_KINDS) + ' |', '|---|---|' + '---|' * len(STAGE_KINDS)]
+  lines = ['', '"hours": the cell\'s last run; each stage column: the run that finished that stage. A run cut off '
+           'before its end records nothing, so a cell resumed after a cut counts only the work done after it.',
+           '', '| cell | hours | ' + ' | '.join(STAGE_KINDS) + ' |', '|---|---|' + '---|' * len(STAGE_KINDS)]
   for n, c in done.items():
     by = {}
     for stage, sec in c['stage_seconds'].items():
