@@ -65,9 +65,15 @@ _ALL = (
            world_model_overrides=(('loss.alignment', 'symmetric'),)),
     Method('glam_o_action_on_idm', 'ablation of GLAM-O: the action decoder reads the IDM posterior',
            learner='glam', world_model_input='mask', world_model_overrides=(('loss.action_loss_on', 'idm'),)),
-    Method('clam', 'CLAM: continuous latent actions, action decoder trained jointly on the IDM latent',
-           learner='clam'),
-    Method('clam_o', 'CLAM-O: CLAM on object masks', learner='clam', world_model_input='mask'),
+    Method('clam', 'CLAM: continuous latent actions, action decoder trained jointly on the IDM latent; '
+           'target data only in both stages, as the paper runs it', learner='clam', world_model_sources='target',
+           policy_sources='target'),
+    Method('clam_o', 'CLAM-O: CLAM on object masks, target data only', learner='clam', world_model_input='mask',
+           world_model_sources='target', policy_sources='target'),
+    Method('clam_aux', 'CLAM given the auxiliary data: CLAM trained and relabelling on every source (a stronger '
+           'baseline than the paper\'s)', learner='clam'),
+    Method('clam_o_aux', 'CLAM-O given the auxiliary data: CLAM-O on every source', learner='clam',
+           world_model_input='mask'),
     Method('lapa', 'LAPA: discrete latent actions (NSVQ, codebook 8, 4 tokens) from next-frame '
            'reconstruction', learner='lapa'),
     Method('lapa_o', 'LAPA-O: LAPA on object masks', learner='lapa', world_model_input='mask'),

@@ -15,7 +15,10 @@ and scaling.png.
 
 <workdir>/cells.json records every finished cell with its results: `--merge=OTHER` first takes the
 finished cells of other runs' records (pieces run on other machines, or the committed
-docs/results/suite_cpu/cells.json), so the suite goes on where they stopped.
+docs/results/suite_cpu/cells.json), so the suite goes on where they stopped. A record made under an
+older protocol version (glam_jax/experiments/protocol.py) is refused by `--merge`; `--report_only` on its
+own directory still writes its report, labelled with its version, with what it lacks and with each method
+under today's name for what it ran.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from ml_collections import config_flags  # noqa: E402
 
 from glam_jax import cli, compile_cache  # noqa: E402
 from glam_jax.configs import ConfigError  # noqa: E402
-from glam_jax.experiments import suite, suite_report, task_pipeline  # noqa: E402
+from glam_jax.experiments import protocol, suite, suite_report, task_pipeline  # noqa: E402
 from glam_jax.experiments.stages import write_json, write_text  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/suite.py:smoke', 'Suite config and preset.')
@@ -72,17 +75,22 @@ def main(argv):
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
   cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
   commit = _commit()                           # before this run writes its report over tracked copies
+  version = None                               # today's protocol
   if _MERGE.value:
     suite.merge_records(cells, workdir, _MERGE.value)
   if _REPORT_ONLY.value:
     if not os.path.exists(os.path.join(workdir, 'cells.json')):
       raise ConfigError(f'--report_only: {workdir} holds no suite run (no cells.json)')
     status = suite.read_status(workdir)
+    versions = protocol.of_record(status)
+    if versions and protocol.VERSION not in versions:      # an older record, read on its own
+      version = max(versions)
+      cells, status = suite.cells_of_record(sc, status, workdir, version)
   else:
     os.makedirs(workdir, exist_ok=True)
     compile_cache.enable()
     status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
-  results = suite.assemble(sc, cells, status, workdir)
+  results = suite.assemble(sc, cells, status, workdir, version)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                         f'{jax.devices()[0].device_kind}')
   write_json(os.path.join(workdir, 'results.json'), results)

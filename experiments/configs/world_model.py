@@ -2,7 +2,8 @@
 
 METHOD: any method of `glam_jax.methods` with a learner (default `glam`): `glam`, `glam_o` (object masks as
 the image input instead of RGB), the ablations `glam_o_symmetric` (no stop-gradient in the alignment KL) and
-`glam_o_action_on_idm` (the action decoder reads the IDM's latent), `clam`, `clam_o`, `lapa`, `lapa_o`.
+`glam_o_action_on_idm` (the action decoder reads the IDM's latent), `clam`, `clam_o` (target data only, as
+the paper runs CLAM), `clam_aux`, `clam_o_aux` (CLAM given every source), `lapa`, `lapa_o`.
 Options: `second_arm` (add the UR5e source), `cpu` (narrower convs and MLPs, batch 64, 2,000 steps: ~10
 minutes on a 2-core CPU, where the paper sizes take ~20 s a step), `tiny` (small networks and few steps,
 for tests).
@@ -22,7 +23,7 @@ OPTIONS = ('second_arm', 'cpu', 'tiny')
 LOSSES = {
     'glam': dict(align_weight=1.0, prior_weight=1e-3, alignment='asymmetric', action_loss_on='action_encoder',
                  stop_grad_next_state=True),
-    'clam': dict(action_weight=1.0, stochastic=False, prior_weight=1e-2),
+    'clam': dict(action_weight=0.01, action_every=2, stochastic=False, prior_weight=1e-2),
     'lapa': dict(probe_weight=1.0, revival_weight=0.1),
 }
 

@@ -1,6 +1,10 @@
 """Evaluates a trained policy run directory in closed loop on the target robot and writes what it found:
-`results.json` (success with a 95 % Wilson interval, smoothness of the end-effector speed profile) and a GIF
-of the first rollouts.
+`results.json` (success with a 95 % Wilson interval, each episode's outcome, smoothness of the end-effector
+speed profile) and a GIF of the first rollouts.
+
+`episodes` keeps every episode's outcome, entry i for placement i (reset key `fold_in(PRNGKey(seed), i)`, the
+same placement for every method evaluated with that seed): `success` (0/1) and `first_success` (the first
+successful control step, -1 where none). Comparisons paired over placements need them.
 
 Smoothness is scored on the TCP speed profile of each episode from its start up to its first successful
 step (the whole episode when it never succeeds): the movement that did the task, not the idling after it.
@@ -32,6 +36,12 @@ def smoothness_summary(result: dict, dt: float) -> dict:
   lengths = np.where(first >= 0, first + 1, t)
   positions = tcp.transpose(0, 2, 1, 3).reshape(n * arms, t, 3)
   return smoothness.summarize(positions, np.repeat(lengths, arms), dt)
+
+
+def episode_outcomes(result: dict) -> dict:
+  """Each episode's outcome, in placement order: what a paired comparison over placements reads."""
+  return {'success': [int(v) for v in result['success']],
+          'first_success': [int(v) for v in result['first_success']]}
 
 
 def rollout_gif(env, result: dict, path: str, views, image_size: int, fps: float) -> None:
@@ -67,6 +77,7 @@ def evaluate_policy(workdir: str, trials: int, seed: int = 1000, chunk: int = 64
          'success': stats.rate_summary(int(success.sum()), len(success)),
          'smoothness': smoothness_summary(result, env.dt),
          'mean_steps_to_success': float(result['first_success'][success].mean() + 1) if success.any() else None,
+         'episodes': episode_outcomes(result),
          'trials': trials, 'seed': seed, 'execute_steps': execute_steps,
          'action_space': action_space.of(spec), 'episode_steps': result['num_steps'],
          'backend': backend, 'seconds': seconds, 'env_steps_per_s': trials * result['num_steps'] / seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 
 
@@ -35,8 +36,13 @@ def write_text(path: str, text: str) -> None:
     raise OSError(e.errno, f'{path}: could not write ({e.strerror}); the previous version, if any, is intact') from e
 
 
+_NUMBER_LIST = re.compile(r'\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]')
+
+
 def write_json(path: str, obj) -> None:
-  write_text(path, json.dumps(obj, indent=1))
+  """Indented JSON with each list of numbers on one line (a record of per-episode outcomes stays short)."""
+  text = json.dumps(obj, indent=1)
+  write_text(path, _NUMBER_LIST.sub(lambda m: '[' + re.sub(r',\s+', ', ', m.group(1)) + ']', text))
 
 
 class Stages:

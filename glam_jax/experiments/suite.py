@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import dataclasses
+import functools
 import json
 import os
 import threading
@@ -21,7 +22,7 @@ import ml_collections
 from glam_jax import configs, methods
 from glam_jax.demos import generate
 from glam_jax.eval import scaling, stats
-from glam_jax.experiments import task_pipeline
+from glam_jax.experiments import protocol, task_pipeline
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json
 
 
@@ -41,9 +42,11 @@ class Cell:
   def name(self) -> str:
     return '/'.join(p for p in (self.section, self.task, self.method, self.variant) if p)
 
-  @property
+  @functools.cached_property
   def key(self) -> str:
-    return config_hash(_portable(self.config))
+    """What the cell's record means: its pipeline config, the world-model, pre-training and policy configs
+    the main job resolves from it (the method's sources, losses and networks), and the protocol version."""
+    return config_hash(_portable(self.config), resolved_configs(self.config), protocol.VERSION)
 
   def directory(self, workdir: str) -> str:
     """Named by the config alone: two cells of one config (a scaling point that is also the main table's
@@ -62,6 +65,17 @@ def _portable(config, *drop):
     for field in ('data_dir', *drop):
       del named[field]
   return named
+
+
+def resolved_configs(config) -> dict:
+  """The stage configs the main job builds from pipeline config `config` (`task_pipeline.plan`), without
+  the fields that name directories or the policy seed: the same on every machine and workdir."""
+  p = task_pipeline.plan(config.copy_and_resolve_references(), '')
+  drop = ('data_dir', 'world_model_dir', 'init_from', 'seed')
+  portable = lambda c: {k: v for k, v in c.to_dict().items() if k not in drop}
+  return {'world_models': {m: portable(wc) for m, (wc, _) in p.world_models.items()},
+          'pretrained': {m: portable(prc) for m, (prc, _) in p.pretrained.items()},
+          'policies': {m: portable(pc) for m, _, pc, _ in p.runs}}
 
 
 def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episodes):
@@ -86,12 +100,17 @@ def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episod
 
 
 def main_table_cells(sc, workdir: str) -> list:
-  for m in (*sc.methods, *sc.one_seed_methods):
+  only_on = {m: task_pipeline.comma_list(t) for m, t in sc.get('only_on', {}).items()}
+  for m in (*sc.methods, *sc.one_seed_methods, *only_on):
     try:
       methods.get(m)                 # an unknown name fails before any work, listing the valid ones
     except ValueError as e:
       raise configs.ConfigError(str(e)) from None
-  return [Cell('main', t, m, pipeline_config(sc, t, m, workdir)) for t in sc.tasks for m in sc.methods]
+  for m, tasks in only_on.items():
+    for t in tasks:
+      configs.parse_arg(t, ())       # an unknown task fails here, listing the valid ones
+  return [Cell('main', t, m, pipeline_config(sc, t, m, workdir)) for t in sc.tasks for m in sc.methods
+          if t in only_on.get(m, sc.tasks)]
 
 
 def _data_label(episodes: dict) -> str:
@@ -170,6 +189,12 @@ def merge_records(cells: list, workdir: str, paths, log=say) -> dict:
       raise configs.ConfigError(f'--merge: {path} holds no suite record (no cells.json)')
     with open(file) as f:
       others.append(json.load(f))
+    older = sorted(protocol.of_record(others[-1]) - {protocol.VERSION})
+    if older:
+      raise configs.ConfigError(
+          f'--merge: {path} holds cells of {protocol.describe(older[0])}; this code runs protocol version '
+          f'{protocol.VERSION}, whose cells mean something else, so none of them can stand for a cell here. Run '
+          f'those cells again; the old record stays readable on its own (--report_only with --workdir at it).')
   merged = 0
   for cell in cells:
     records = [r for r in [status.get(cell.name)] + [o.get(cell.name) for o in others]
@@ -236,12 +261,13 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
       with open(os.path.join(d, 'results.json')) as f:
         out = json.load(f)
       # the record carries the cell's results: cells.json alone makes the report, on any machine
-      record = timed({'key': cell.key, 'status': 'done', 'results': out['methods'][cell.method],
-                      'stage_seconds': out.get('timings', {})})
+      record = timed({'key': cell.key, 'status': 'done', 'protocol_version': protocol.VERSION,
+                      'results': out['methods'][cell.method], 'stage_seconds': out.get('timings', {})})
     except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
       with open(os.path.join(d, 'error.txt'), 'w') as f:
         f.write(traceback.format_exc())
-      record = timed({'key': cell.key, 'status': 'failed', 'error': f'{type(e).__name__}: {e}'})
+      record = timed({'key': cell.key, 'status': 'failed', 'protocol_version': protocol.VERSION,
+                      'error': f'{type(e).__name__}: {e}'})
       log(f'{head}: FAILED ({type(e).__name__}: {e}); its traceback is in {d}/error.txt, going on')
     with lock:
       status[cell.name] = record
@@ -269,31 +295,61 @@ def comparison(a: dict, b: dict) -> dict:
           'detectable_difference': stats.detectable_difference(a['rate'], a['trials'], b['trials'])}
 
 
-def cell_state(cell: Cell, status: dict, workdir: str) -> dict:
+def cell_state(cell: Cell, status: dict, workdir: str, version: int | None = None) -> dict:
   """The cell's record in `cells.json`, its status 'earlier seeds or trials' where it finished in its
   directory with other seeds or trials than the config now asks for (a report written before the rest was
-  run), 'not run' where it never finished in that directory."""
+  run), 'earlier protocol' where it finished under another protocol version, 'not run' where it never
+  finished in that directory. `version`: an older record read on its own (`cells_of_record`), whose cells
+  are taken by name as they stand."""
   st = status.get(cell.name)
+  if version is not None:
+    return st if st and protocol.of_cell(st) == version else {'status': 'not run'}
   if not st or st.get('dir') != os.path.relpath(cell.directory(workdir), workdir):
     return {'status': 'not run'}
+  if st['status'] == 'done' and protocol.of_cell(st) != protocol.VERSION:
+    return {**st, 'status': 'earlier protocol'}
   if st['status'] == 'done' and st['key'] != cell.key:
     return {**st, 'status': 'earlier seeds or trials'}
   return st
 
 
-def _finished(cell: Cell, status: dict, workdir: str) -> dict | None:
+def _finished(cell: Cell, status: dict, workdir: str, version: int | None = None) -> dict | None:
   """The cell's method block as its record holds it, None unless the cell finished (with this config, or
   with other seeds or trials: the block says which seeds it holds)."""
-  if cell_state(cell, status, workdir)['status'] not in ('done', 'earlier seeds or trials'):
+  if cell_state(cell, status, workdir, version)['status'] not in ('done', 'earlier seeds or trials'):
     return None
   return status[cell.name]['results']
 
 
-def _scaling(sc, cells: list, status: dict, workdir: str) -> dict | None:
+def cells_of_record(sc, status: dict, workdir: str, version: int) -> tuple:
+  """An older record read on its own: (cells, status) of its finished cells of protocol `version`, named
+  by its cell names with each method under today's name for what it ran (`protocol.NAMES_NOW`; the
+  record's clam_o of version 1 is today's clam_o_aux). The cells carry the episodes their names give."""
+  renamed = protocol.NAMES_NOW.get(version, {})
+  cells, out = [], {}
+  for name, record in status.items():
+    if protocol.of_cell(record) != version:
+      continue
+    section, task, method, *variant = name.split('/')
+    method = renamed.get(method, method)
+    episodes = {}
+    if variant and variant[0] == 'with_ur5e':
+      episodes = {'ur5e': sc.third_source.episodes}
+    elif variant:
+      # the scaling points' labels (`_data_label`): the first source of that initial, target and UMI
+      first = lambda initial: next(s for s in generate.SOURCES if s[0] == initial)
+      episodes = {first(part[0]): int(part[1:]) for part in variant[0].split('-')}
+    cell = Cell(section, task, method, pipeline_config(sc, task, method, workdir, **episodes), '/'.join(variant))
+    cells.append(cell)
+    out[cell.name] = record
+  return cells, out
+
+
+def _scaling(sc, cells: list, status: dict, workdir: str, version: int | None = None) -> dict | None:
   g = sc.scaling
   series = {'mip': [], 'glam_o_aux': [], 'glam_o_target': []}
   for cell in cells:
-    r = cell.section == 'scaling' and _finished(cell, status, workdir)
+    r = cell.section == 'scaling' and _finished(cell, status, workdir, version)
     if not r:
       continue
     e = dict(cell.config.episodes)
@@ -320,13 +376,14 @@ def _scaling(sc, cells: list, status: dict, workdir: str) -> dict | None:
   return out
 
 
-def assemble(sc, cells: list, status: dict, workdir: str) -> dict:
+def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = None) -> dict:
   """The suite's results from the finished cells: per task and method the pooled success, per-seed rates,
   smoothness and latent replay; the reference's comparison against every other method per task; the
-  scaling curves with the exchange rate; the third source against target + UMI."""
+  scaling curves with the exchange rate; the third source against target + UMI. Cells of one protocol
+  version only: today's, or `version` for an older record read on its own (`cells_of_record`)."""
   main = {}
   for cell in cells:
-    r = cell.section == 'main' and _finished(cell, status, workdir)
+    r = cell.section == 'main' and _finished(cell, status, workdir, version)
     if r:
       main.setdefault(cell.task, {})[cell.method] = r
   comparisons = {}
@@ -337,14 +394,18 @@ def assemble(sc, cells: list, status: dict, workdir: str) -> dict:
                            if m != sc.reference}
   third = {}
   for cell in cells:
-    r = cell.section == 'third_source' and _finished(cell, status, workdir)
+    r = cell.section == 'third_source' and _finished(cell, status, workdir, version)
     base = main.get(cell.task, {}).get(sc.reference)
     if r:
       third[cell.task] = {'with': r['success'], 'without': base and base['success'],
                           'comparison': base and comparison(r['success'], base['success'])}
+  shown = protocol.VERSION if version is None else version
+  names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
   return {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
-          'methods': list(sc.methods),
-          'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir),
+          'methods': names, 'protocol': {'version': shown, 'text': protocol.HISTORY.get(shown, ''),
+                                         'lacks': protocol.LACKS.get(shown, ''),
+                                         'renamed': protocol.NAMES_NOW.get(shown, {})},
+          'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir, version),
           'third_source': third,
-          'cells': {c.name: {k: v for k, v in cell_state(c, status, workdir).items() if k != 'results'}
+          'cells': {c.name: {k: v for k, v in cell_state(c, status, workdir, version).items() if k != 'results'}
                     for c in cells}}

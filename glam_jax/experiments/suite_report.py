@@ -188,6 +188,15 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
     lines += [f"Machine: {results['machine']}", '']
   if results.get('backend'):
     lines += [f"Physics: {results['backend']} (data, evaluation and replay)", '']
+  pr = results.get('protocol')
+  if pr:
+    lines += [f"Protocol version {pr['version']}: {pr['text']}."]
+    if pr.get('renamed'):
+      lines += ['Methods are named as today for what they ran: ' + ', '.join(
+          f'the record\'s `{old}` is `{new}` here' for old, new in pr['renamed'].items()) + '.']
+    if pr.get('lacks'):
+      lines += [f"This record lacks {pr['lacks']}."]
+    lines += ['']
   tasks = [t for t in results['tasks'] if t in results['main']]
   lines += ['## Main table', '', 'Success k/n (pooled over policy seeds) with the 95 % Wilson interval; the '
             'same evaluation placements for every method. ![main table](main_table.png)', '',

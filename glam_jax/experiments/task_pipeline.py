@@ -38,15 +38,36 @@ def comparisons(results: dict, names) -> list:
   return rows
 
 
-def pooled(per_seed: list) -> dict:
-  """One method's evaluation over its seeds: pooled success (Wilson), mean smoothness, per-seed rates."""
+def pooled(per_seed: list, seeds=()) -> dict:
+  """One method's evaluation over its policy seeds (`seeds`, in the order of `per_seed`): pooled success
+  (Wilson), mean smoothness, per-seed rates and, where every seed's evaluation kept them, each episode's
+  outcome per seed (placement i is entry i of `success` and `first_success`)."""
   k = sum(r['success']['successes'] for r in per_seed)
   n = sum(r['success']['trials'] for r in per_seed)
   smooth = {key: float(np.nanmean([r['smoothness'][key] for r in per_seed])) for key in ('ldlj', 'sparc', 'fft')}
   smooth['valid'] = sum(r['smoothness']['valid'] for r in per_seed)
   out = {'success': stats.rate_summary(k, n), 'smoothness': smooth, 'seeds': [r['success']['rate'] for r in per_seed]}
+  if seeds:
+    out['policy_seeds'] = [int(s) for s in seeds]
   if len(per_seed) > 1:
     out['seed_mean'], out['seed_std'] = stats.mean_std(out['seeds'])
+  if seeds and all('episodes' in r for r in per_seed):
+    out['episodes'] = [{'seed': int(s), 'eval_seed': r['seed'], **r['episodes']} for s, r in zip(seeds, per_seed)]
+  return out
+
+
+def training_record(method, world_model, policy, pretrain=None) -> dict:
+  """What a method's numbers come from: its sources and label in each stage, and the steps and batch size
+  of its world model (or pre-training) and policy (every method of a comparison trains with the same)."""
+  out = {'label': method.policy_label, 'summary': method.summary, 'policy_sources': sorted(policy.sources),
+         'policy_steps': policy.num_steps, 'policy_batch': policy.batch_size}
+  if world_model is not None:
+    out.update(learner=method.learner, world_model_input=method.world_model_input,
+               world_model_sources=sorted(world_model.sources), world_model_steps=world_model.num_steps,
+               world_model_batch=world_model.batch_size)
+  if pretrain is not None:
+    out.update(pretrain_sources=sorted(pretrain.sources), pretrain_steps=pretrain.num_steps,
+               pretrain_batch=pretrain.batch_size)
   return out
 
 
@@ -209,7 +230,8 @@ def run(c, workdir: str, log=say) -> dict:
                next(step), total)
   for m, s, pc, d in runs:
     stages.run(f'train_{m}_seed{s}', config_hash(pc, data_key), lambda pc=pc, d=d: train_policy(pc, d), next(step), total)
-  eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed, 'backend': c.backend}
+  # 'episodes': evaluations keep each episode's outcome (one run without them is redone)
+  eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed, 'backend': c.backend, 'record': 'episodes'}
   for m, s, pc, d in runs:
     stages.run(f'evaluate_{m}_seed{s}', config_hash(pc, data_key, eval_settings),
                lambda m=m, s=s, d=d: evaluate(m, s, d), next(step), total)
@@ -217,12 +239,16 @@ def run(c, workdir: str, log=say) -> dict:
   def write_report():
     results = {}
     for m in chosen:
-      per_seed = []
-      for name, _, _, d in runs:
+      per_seed, seeds = [], []
+      for name, s, _, d in runs:
         if name == m.name:
           with open(os.path.join(d, 'eval', 'results.json')) as f:
             per_seed.append(json.load(f))
-      results[m.name] = pooled(per_seed)
+          seeds.append(s)
+      results[m.name] = pooled(per_seed, seeds)
+      policy = next(pc for name, _, pc, _ in runs if name == m.name)
+      results[m.name]['training'] = training_record(m, world_models.get(m.name, (None,))[0], policy,
+                                                  pretrained.get(m.name, (None,))[0])
       gif = os.path.join(next(d for name, _, _, d in runs if name == m.name), 'eval', 'rollouts.gif')
       if c.gifs and os.path.exists(gif):
         shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{m.name}.gif'))

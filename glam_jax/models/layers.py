@@ -62,20 +62,28 @@ class ResMLP(nn.Module):
 
 
 class MLP(nn.Module):
-  """`num_layers` Dense layers (the last one without activation), e.g. GLAM's 4-layer ReLU action decoder."""
+  """`num_layers` Dense layers (the last one without activation), e.g. GLAM's 4-layer ReLU action decoder.
+  `residual`: every hidden layer after the first adds its input back (x + layer(x)); `dropout`: after each
+  hidden layer's activation, active only with `deterministic=False` (the 'dropout' rng). MIP's head has both
+  (much-ado-about-noising, mip/networks/mlp.py)."""
   num_layers: int
   width: int
   out_dim: int
   activation: Callable = nn.relu
   layer_norm: bool = False
+  residual: bool = False
+  dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x):
-    for _ in range(self.num_layers - 1):
-      x = nn.Dense(self.width)(x)
+  def __call__(self, x, deterministic: bool = True):
+    for i in range(self.num_layers - 1):
+      h = nn.Dense(self.width)(x)
       if self.layer_norm:
-        x = nn.LayerNorm()(x)
-      x = self.activation(x)
+        h = nn.LayerNorm()(h)
+      h = self.activation(h)
+      if self.dropout:
+        h = nn.Dropout(self.dropout)(h, deterministic=deterministic)
+      x = x + h if self.residual and i > 0 else h
     return nn.Dense(self.out_dim)(x)
 
 

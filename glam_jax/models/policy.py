@@ -5,12 +5,16 @@ each predicted latent to a robot action.
 - Vision: a conv encoder per camera view (trained from scratch: DINOv2 weights cannot be fetched here),
   each followed by Linear 256 -> LayerNorm -> GELU -> Linear 64 -> LayerNorm, as the paper projects its
   DINOv2 features. `encoder_features=()` skips the convs (a hook for precomputed backbone features).
-- MIP head (Pan et al., "Much Ado About Noising"): one MLP f(t, I, c) with LayerNorm + Mish, called twice:
-  step 1 f(0, 0, c); step 2 f(t*, I, c) with I the noised target in training and step 1's output at test
-  time. Both regress the clean chunk.
+- MIP head (Pan et al., "Much Ado About Noising"): one MLP f(t, I, c) with LayerNorm + Mish (GLAM's 10 x 256),
+  called twice: step 1 f(0, 0, c); step 2 f(t*, I, c) with I the noised target in training and step 1's
+  output at test time. Both regress the clean chunk. As MIP's public code (much-ado-about-noising,
+  mip/networks/mlp.py) its hidden layers are residual with dropout 0.1 in training (`head_residual`,
+  `head_dropout`). Deviations from that file, and why: GLAM's LayerNorm + Mish layer (Dense -> LN -> Mish)
+  instead of its pre-LN GELU block with a 4x expansion, and t fed as a scalar instead of its sinusoidal
+  embedding (DESIGN.md: GLAM's head); its observation encoder is replaced by the paper's vision encoders.
 - Action decoder h(z) -> a: the shape of the world model's action decoder, applied to every latent of the
-  chunk; `decoder_context=True` also feeds it the context c_t (an option beyond the paper, whose h reads
-  the latent alone). The MIP baseline has no decoder: its head outputs actions.
+  chunk (the paper's h(ẑ)); `decoder_context=True` also feeds it the context c_t (an option beyond the
+  paper). The MIP baseline has no decoder: its head outputs actions.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ class PolicyConfig:
   decoder_layers: int = 4
   decoder_width: int = 256
   decoder_context: bool = False    # h also reads the context c_t (not in the paper: h(ẑ) there)
+  head_residual: bool = True       # MIP's residual hidden layers
+  head_dropout: float = 0.1        # MIP's dropout in the head, training only
   t_star: float = 0.9
 
   def __post_init__(self):
@@ -71,7 +77,7 @@ class Policy(nn.Module):
     self.views = [ViewEncoder(c.encoder_features, c.encoder_dim, c.projection_width, c.view_embedding,
                               name=f'view_{i}') for i in range(c.num_views)]
     self.head_net = layers.MLP(c.head_layers, c.head_width, c.horizon * c.output_dim, activation=layers.mish,
-                               layer_norm=True)
+                               layer_norm=True, residual=c.head_residual, dropout=c.head_dropout)
     if c.action_dim:
       self.decoder_net = layers.MLP(c.decoder_layers, c.decoder_width, c.action_dim)
 
@@ -80,12 +86,13 @@ class Policy(nn.Module):
     parts = [enc(images[..., i, :, :, :]) for i, enc in enumerate(self.views)]
     return jnp.concatenate(parts + [state], -1)
 
-  def head(self, t, noisy, context):
-    """f(t, I, c): t (...,), I (..., H, output_dim) -> the clean chunk (..., H, output_dim)."""
+  def head(self, t, noisy, context, train: bool = False):
+    """f(t, I, c): t (...,), I (..., H, output_dim) -> the clean chunk (..., H, output_dim); `train` turns
+    dropout on (needs the 'dropout' rng)."""
     c = self.config
     lead = context.shape[:-1]
     x = jnp.concatenate([jnp.broadcast_to(t, lead)[..., None], noisy.reshape(lead + (-1,)), context], -1)
-    return self.head_net(x).reshape(lead + (c.horizon, c.output_dim))
+    return self.head_net(x, deterministic=not train).reshape(lead + (c.horizon, c.output_dim))
 
   def decode(self, chunk, context):
     """h(z) per chunk step, or h(z, c) with `decoder_context` (identity for the MIP baseline, whose chunk

@@ -91,7 +91,8 @@ def prepare(config, workdir: str, progress: bool = True):
       **{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in config.model.items()})
   spec = {'task': config.task, 'method': config.method, 'image_keys': list(config.image_keys),
           'state_input': config.state_input, 'ee_tilt': config.ee_tilt, 'label': label,
-          'action_weight': config.action_weight, 'execute_steps': config.execute_steps,
+          'action_weight': config.action_weight, 'loss': dict(config.get('loss', {})),
+          'execute_steps': config.execute_steps,
           'action_space': train.action_space, 'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
           'normalizer': {k: target.stats[k] for k in NORM_KEYS if k in target.stats}, **extra}
   os.makedirs(workdir, exist_ok=True)
@@ -101,14 +102,19 @@ def prepare(config, workdir: str, progress: bool = True):
   return _learner(spec), train, held_out
 
 
+# what a policy.json written before these fields existed ran: a plain head without dropout
+_EARLIER_HEAD = {'head_residual': False, 'head_dropout': 0.0}
+
+
 def _learner(spec: dict):
   tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-  policy = PolicyConfig(**tuples(spec['policy']))
+  policy = PolicyConfig(**{**_EARLIER_HEAD, **tuples(spec['policy'])})
   if spec['label'] == 'frames':
     return lawm.LawmPretrainLearner(policy, FramePredictorConfig(**tuples(spec['frame_model'])), spec['image_keys'],
                                     spec['state_input'], spec['future_frames'], spec.get('ee_tilt', True))
   return latent_bc.PolicyLearner(policy, spec['image_keys'], spec['state_input'], spec['label'],
-                                 spec['action_weight'], spec.get('ee_tilt', True))
+                                 spec['action_weight'], spec.get('ee_tilt', True),
+                                 latent_bc.PolicyLossConfig(**spec.get('loss', {})))
 
 
 def example_batch(spec: dict, batch: int = 1) -> dict:

@@ -55,6 +55,7 @@ def make_train_step(learner: Learner, tx: optax.GradientTransformation, base: ja
 
   def train_step(state: state_lib.TrainState, batch):
     rng = jax.random.fold_in(base, state.step)
+    batch = {**batch, state_lib.STEP_KEY: state.step}
     (_, out), grads = jax.value_and_grad(learner.loss, has_aux=True)(state.params, batch, rng)
     out = {**out, 'grad_norm': optax.global_norm(grads)}
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(out)]))
@@ -85,7 +86,7 @@ def make_optimizer(config, values: dict | None = None) -> optax.GradientTransfor
   o, values = config.optimizer, values or {}
   lr = values.get('optimizer.learning_rate', o.learning_rate)
   wd = values.get('optimizer.weight_decay', o.weight_decay)
-  return state_lib.make_optimizer(lr, config.num_steps, o.warmup_steps, wd, o.grad_clip)
+  return state_lib.make_optimizer(lr, config.num_steps, o.warmup_steps, wd, o.grad_clip, ema_rate=o.get('ema_rate', 0.0))
 
 
 def evaluate(loss_fn: Callable, params, batches: Callable, num_batches: int) -> dict:
@@ -320,7 +321,8 @@ def init_from(params, workdir: str, key: str = '', exclude: tuple = ()) -> tuple
 
 def restore_params(workdir: str, learner: Learner, config, example_batch: dict):
   """The parameters of the latest checkpoint in `workdir/checkpoints`, placed on this run's devices (any
-  device count can restore what any other saved). `example_batch` only gives shapes."""
+  device count can restore what any other saved): their moving average where the run kept one
+  (`optimizer.ema_rate`), the parameters evaluation uses. `example_batch` only gives shapes."""
   tx = make_optimizer(config)
   abstract = jax.eval_shape(lambda k, b: state_lib.create(learner.init(k, b), tx), jax.random.PRNGKey(0),
                             jax.tree.map(jnp.asarray, example_batch))
@@ -333,4 +335,5 @@ def restore_params(workdir: str, learner: Learner, config, example_batch: dict):
     state, _ = ckpt.restore(abstract)
   finally:
     ckpt.close()
-  return state.params
+  ema = state_lib.ema_params(state.opt_state)
+  return state.params if ema is None else ema

@@ -308,3 +308,103 @@ def test_pieces_run_on_other_machines_merge_into_one_report(tmp_path, fake_pipel
   assert sorted(c for c in fake_pipeline if c[0] != 'generate') == [(t, m) for t in sc.tasks for m in ('glam_o', 'mip')]
   with pytest.raises(configs.ConfigError, match='holds no suite record'):
     suite.merge_records(cells, w, [str(tmp_path / 'nowhere')])
+
+
+def test_records_are_keyed_by_protocol_and_resolved_configs(tmp_path, fake_pipeline, monkeypatch):
+  """A cell's key follows the configs the main job resolves (a method's sources, losses, networks) and the
+  protocol version; its record says the version; --merge refuses a record of another version; an older
+  record read on its own reports its cells under today's names, never pooled with today's."""
+  from glam_jax.experiments import protocol
+  sc = configs.load('suite', 'smoke')
+  sc.tasks, sc.scaling.task, sc.third_source.tasks = ('lift',), '', ()
+  w = str(tmp_path / 'a')
+  cells = suite.cells_of(sc, w)
+  keys = {c.name: c.key for c in cells}
+  status = suite.run_cells(cells, w, log=lambda m: None)
+  assert {s['protocol_version'] for s in status.values()} == {protocol.VERSION}
+  # a change inside a resolved config (not in the pipeline config) changes the key, not the directory
+  plan = task_pipeline.plan
+
+  def other_policy_loss(c, workdir):
+    p = plan(c, workdir)
+    for _, _, pc, _ in p.runs:
+      pc.loss.scale = 0.5
+    return p
+
+  monkeypatch.setattr(task_pipeline, 'plan', other_policy_loss)
+  changed = suite.cells_of(sc, w)
+  dirs = {c.name: c.directory(w) for c in cells}
+  assert all(c.key != keys[c.name] and c.directory(w) == dirs[c.name] for c in changed)
+  monkeypatch.setattr(task_pipeline, 'plan', plan)
+  monkeypatch.setattr(protocol, 'VERSION', protocol.VERSION + 1)
+  assert all(c.key != keys[c.name] for c in suite.cells_of(sc, w))
+  monkeypatch.setattr(protocol, 'VERSION', protocol.VERSION - 1)
+
+  # a record of version 1 (no version field: made before versions existed), with today's clam_o name
+  old = {n.replace('/mip', '/clam_o'): {k: v for k, v in r.items() if k != 'protocol_version'}
+         for n, r in status.items()}
+  os.makedirs(tmp_path / 'old')
+  with open(tmp_path / 'old' / 'cells.json', 'w') as f:
+    json.dump(old, f)
+  with pytest.raises(configs.ConfigError, match='protocol version 1 .*refused|protocol version 1'):
+    suite.merge_records(cells, str(tmp_path / 'b'), [str(tmp_path / 'old')], log=lambda m: None)
+  assert not os.path.exists(tmp_path / 'b' / 'cells.json')
+  # read on its own: its clam_o is today's clam_o_aux, labelled with what it lacks
+  old_cells, old_status = suite.cells_of_record(sc, old, str(tmp_path / 'old'), 1)
+  results = suite.assemble(sc, old_cells, old_status, str(tmp_path / 'old'), version=1)
+  assert results['methods'] == ['glam_o', 'clam_o_aux'] and set(results['main']['lift']) == {'glam_o', 'clam_o_aux'}
+  assert results['main']['lift']['clam_o_aux']['success'] == status['main/lift/mip']['results']['success']
+  text = suite_report.markdown(results)
+  assert 'Protocol version 1' in text and "the record's `clam_o` is `clam_o_aux` here" in text and 'lacks' in text
+  # read with today's cells, an older cell is not pooled: it is listed as of an earlier protocol
+  mixed = {**status, 'main/lift/mip': {**status['main/lift/mip'], 'protocol_version': 1}}
+  today = suite.assemble(sc, cells, mixed, w)
+  assert 'mip' not in today['main']['lift'] and today['cells']['main/lift/mip']['status'] == 'earlier protocol'
+
+
+def test_cells_keep_each_episodes_outcome():
+  per_seed = [{'success': stats.rate_summary(2, 3), 'seed': 1000, 'smoothness': {'ldlj': -1, 'sparc': -1, 'fft': 0,
+                                                                                'valid': 3},
+               'episodes': {'success': [1, 0, 1], 'first_success': [4, -1, 9]}},
+              {'success': stats.rate_summary(1, 3), 'seed': 1000, 'smoothness': {'ldlj': -1, 'sparc': -1, 'fft': 0,
+                                                                                'valid': 3},
+               'episodes': {'success': [0, 0, 1], 'first_success': [-1, -1, 2]}}]
+  out = task_pipeline.pooled(per_seed, (0, 2))
+  assert out['policy_seeds'] == [0, 2] and out['success']['successes'] == 3
+  assert out['episodes'] == [{'seed': 0, 'eval_seed': 1000, 'success': [1, 0, 1], 'first_success': [4, -1, 9]},
+                             {'seed': 2, 'eval_seed': 1000, 'success': [0, 0, 1], 'first_success': [-1, -1, 2]}]
+  del per_seed[1]['episodes']                    # an evaluation made before episodes were kept
+  assert 'episodes' not in task_pipeline.pooled(per_seed, (0, 2))
+
+
+def test_the_committed_protocol_1_record_stays_readable():
+  """docs/results/suite_cpu (protocol 1) reports as before, its clam_o under today's name clam_o_aux."""
+  path = os.path.join(os.path.dirname(__file__), '..', '..', 'docs', 'results', 'suite_cpu')
+  with open(os.path.join(path, 'cells.json')) as f:
+    status = json.load(f)
+  from glam_jax.experiments import protocol
+  assert protocol.of_record(status) == {1}
+  sc = configs.load('suite', 'cpu')
+  cells, renamed = suite.cells_of_record(sc, status, path, 1)
+  results = suite.assemble(sc, cells, renamed, path, version=1)
+  assert results['main']['lift']['clam_o_aux']['success']['successes'] == status['main/lift/clam_o']['results'][
+      'success']['successes']
+  assert len(results['main']) == 5 and results['scaling']['exchange_rate']['aux_per_target'] > 0
+  assert results['third_source']['lift']['with']['trials'] == 300
+
+
+def test_cpu_preset_has_the_papers_table_with_three_seeds_each(tmp_path):
+  sc = configs.load('suite', 'cpu')
+  cells = suite.main_table_cells(sc, str(tmp_path))
+  by_method = {}
+  for c in cells:
+    by_method.setdefault(c.method, []).append(c.task)
+    assert tuple(c.config.seeds) == (0, 1, 2), c.name
+  assert set(by_method) == {'glam_o', 'glam', 'glam_o_symmetric', 'glam_o_action_on_idm', 'clam_o', 'clam',
+                            'clam_o_aux', 'lapa_o', 'lapa', 'lawm', 'mip'}
+  for m in ('glam', 'clam', 'lapa', 'glam_o_symmetric', 'glam_o_action_on_idm'):
+    assert by_method[m] == ['lift', 'pick_place'], m
+  assert all(len(by_method[m]) == 5 for m in ('glam_o', 'clam_o', 'clam_o_aux', 'lapa_o', 'lawm', 'mip'))
+  sc.only_on = {'glam': ('lfit',)}
+  with pytest.raises(ValueError, match="unknown task 'lfit'"):
+    suite.main_table_cells(sc, str(tmp_path))

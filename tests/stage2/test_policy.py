@@ -107,26 +107,97 @@ def test_relabel_cache_follows_the_world_model(runs, tmp_path):
   assert not np.allclose(new_key[data['umi'].path], first[data['umi'].path])
 
 
-def test_mip_head_two_steps():
-  cfg = PolicyConfig(image_shape=(8, 8, 3), num_views=2, state_dim=3, horizon=4, output_dim=2, action_dim=5,
-                     encoder_features=(4,), encoder_dim=8, projection_width=8, view_embedding=4, head_layers=2,
-                     head_width=16, decoder_layers=2, decoder_width=8)
+def _tiny_latent_policy(dropout=0.0, **loss):
+  cfg = PolicyConfig(image_shape=(8, 8, 3), num_views=0, state_dim=10, horizon=3, output_dim=2, action_dim=4,
+                     head_layers=3, head_width=16, decoder_layers=2, decoder_width=8, head_dropout=dropout)
+  learner = latent_bc.PolicyLearner(cfg, (), 'ee', 'latents', action_weight=0.5,
+                                    loss=latent_bc.PolicyLossConfig(**loss))
+  k = jax.random.split(jax.random.PRNGKey(3), 4)
+  batch = {'obs': {'ee_pose': jax.random.normal(k[0], (4, 9)), 'gripper': jnp.ones((4, 1))}, 'proprio': None,
+           'latents': jax.random.normal(k[1], (4, 3, 2)), 'actions': jax.random.normal(k[2], (4, 3, 4)),
+           'chunk_mask': jnp.array([[1, 1, 1], [1, 1, 0], [1, 0, 0], [1, 1, 1]], bool),
+           'is_target': jnp.array([True, False, True, False])}
+  return learner, learner.init(k[3], batch), batch
+
+
+def test_mip_objective_against_a_hand_computation():
+  """MIP's loss (much-ado-about-noising mip/losses.py): step 1 from (t=0, I=0), step 2 from (t*, z + (1 - t*) ε),
+  both against the clean chunk, errors divided by t* and (1 - t*) before squaring, summed over the output
+  dimension, averaged over unmasked chunk steps, times loss_scale; the decoder term the same on target
+  samples only. Recomputed here in numpy from the head's outputs."""
+  learner, params, batch = _tiny_latent_policy()
+  rng = jax.random.PRNGKey(7)
+  loss, out = learner.loss(params, batch, rng)
+  t = 0.9
+  eps = np.asarray(jax.random.normal(jax.random.split(rng)[0], batch['latents'].shape))
+  z, a = np.asarray(batch['latents']), np.asarray(batch['actions'])
+  run = lambda m, *x: np.asarray(learner.model.apply({'params': params}, *x, method=m))
+  ctx = run(Policy.context, None, np.concatenate([batch['obs']['ee_pose'], batch['obs']['gripper']], -1))
+  first = run(Policy.head, jnp.zeros(4), jnp.zeros_like(z), ctx)
+  second = run(Policy.head, jnp.full(4, t), z + 0.1 * eps, ctx)
+  mask = np.asarray(batch['chunk_mask'], np.float64)
+  act_mask = mask * np.asarray(batch['is_target'])[:, None]
+  norm = lambda e, m: float((np.sum(e ** 2, -1) * m).sum() / m.sum())
+  expected = 0.1 * (norm((first - z) / t, mask) + norm((second - z) / (1 - t), mask))
+  decode = lambda c: run(Policy.decode, c, ctx)
+  expected += 0.1 * 0.5 * (norm((decode(first) - a) / t, act_mask) + norm((decode(second) - a) / (1 - t), act_mask))
+  np.testing.assert_allclose(float(loss), expected, rtol=1e-4)
+  # the reported MSEs are the plain ones (mean over the output dimension), whatever the weighting
+  np.testing.assert_allclose(float(out['chunk_mse_step2']), norm(second - z, mask) / 2, rtol=1e-4)
+  # the earlier objective stays a choice: equal weights, mean over the dimension, no scale
+  equal, params_e, _ = _tiny_latent_policy(step_weights='equal', dim_reduction='mean', scale=1.0)
+  loss_e, out_e = equal.loss(params, batch, rng)
+  np.testing.assert_allclose(float(loss_e), float(out['chunk_mse_step1'] + out['chunk_mse_step2'] + 0.5 * (
+      out['action_mse_step1'] + out['action_mse_step2'])), rtol=1e-5)
+  with pytest.raises(ValueError, match='step_weights'):
+    latent_bc.PolicyLossConfig(step_weights='inverse')
+
+
+def test_action_loss_reads_target_samples_only_and_dropout_trains_only():
+  learner, params, batch = _tiny_latent_policy()
+  rng = jax.random.PRNGKey(0)
+  loss = lambda b: float(learner.loss(params, b, rng)[0])
+  aux = np.asarray(batch['is_target']) == 0
+  changed_aux = {**batch, 'actions': batch['actions'].at[aux].add(100.0)}
+  changed_target = {**batch, 'actions': batch['actions'].at[~aux].add(1.0)}
+  assert loss(changed_aux) == pytest.approx(loss(batch), rel=1e-6)        # auxiliary samples have no actions
+  assert loss(changed_target) > loss(batch) + 1.0
+  # dropout: training losses differ by key, the held-out metrics (dropout off) do not
+  noisy, params_d, _ = _tiny_latent_policy(dropout=0.5)
+  keys = [jax.random.PRNGKey(1), jax.random.PRNGKey(2)]
+  run = lambda m, k: m.apply({'params': params_d}, jnp.zeros(4), jnp.zeros((4, 3, 2)), jnp.ones((4, 10)),
+                             train=True, rngs={'dropout': k}, method=Policy.head)
+  assert not np.allclose(run(noisy.model, keys[0]), run(noisy.model, keys[1]))
+  det = lambda m: m.apply({'params': params_d}, jnp.zeros(4), jnp.zeros((4, 3, 2)), jnp.ones((4, 10)), method=Policy.head)
+  np.testing.assert_array_equal(det(noisy.model), det(noisy.model))
+
+
+def test_mip_head_is_residual_and_inference_feeds_step_one_into_step_two():
+  cfg = PolicyConfig(image_shape=(8, 8, 3), num_views=0, state_dim=3, horizon=4, output_dim=2, head_layers=4,
+                     head_width=16, head_dropout=0.0)
   model = Policy(cfg)
-  images, state = jnp.ones((3, 2, 8, 8, 3)), jnp.ones((3, 3))
-  params = model.init(jax.random.PRNGKey(0), images, state)['params']
+  state = jax.random.normal(jax.random.PRNGKey(1), (3, 3))
+  params = model.init(jax.random.PRNGKey(0), None, state)['params']
+  plain = Policy(PolicyConfig(**{**cfg.__dict__, 'head_residual': False}))
+  # the same parameters through a plain stack give other outputs: the skips are there
+  out = lambda m: np.asarray(m.apply({'params': params}, None, state, method=Policy.infer)[0])
+  assert not np.allclose(out(model), out(plain))
+  # test time: step 2 at t* reads step 1's output (not zeros, not noise): a head that ignores its input
+  # would give the same chunk for any step-2 input
   run = lambda m, *a: model.apply({'params': params}, *a, method=m)
-  chunk, actions = run(Policy.infer, images, state)
-  assert chunk.shape == (3, 4, 2) and actions.shape == (3, 4, 5)
-  ctx = run(Policy.context, images, state)
+  ctx = run(Policy.context, None, state)
   first = run(Policy.head, jnp.zeros(3), jnp.zeros((3, 4, 2)), ctx)
+  from_zeros = run(Policy.head, jnp.full(3, 0.9), jnp.zeros((3, 4, 2)), ctx)
+  chunk, actions = run(Policy.infer, None, state)
+  assert not np.allclose(chunk, from_zeros)
   np.testing.assert_allclose(chunk, run(Policy.head, jnp.full(3, 0.9), first, ctx), atol=1e-6)
-  np.testing.assert_allclose(actions, run(Policy.decode, chunk, ctx), atol=1e-6)
+  np.testing.assert_array_equal(actions, chunk)          # no decoder: the MIP baseline's chunk is its actions
 
 
 def test_state_only_policy():
   # no camera views: the context is the state alone (MIP's own low-dimensional setting, bench_train --peer=mip)
   cfg = PolicyConfig(image_shape=(8, 8, 3), num_views=0, state_dim=10, horizon=4, output_dim=3, head_layers=3,
-                     head_width=16)
+                     head_width=16, head_dropout=0.0)
   learner = latent_bc.PolicyLearner(cfg, (), 'ee', 'actions')
   batch = {'obs': {'ee_pose': jnp.ones((5, 9)), 'gripper': jnp.ones((5, 1))}, 'proprio': None,
            'actions': jnp.ones((5, 4, 3)), 'chunk_mask': jnp.ones((5, 4), bool)}
@@ -134,6 +205,7 @@ def test_state_only_policy():
   assert not any('view' in k for k in params)
   loss, out = learner.loss(params, batch, jax.random.PRNGKey(1))
   full = learner.eval_metrics(params, batch, jax.random.PRNGKey(1))
+  # without dropout the held-out loss is the training loss, plus the test-time inference's error
   assert set(full) - set(out) == {'chunk_mse_inferred'} and full['loss'] == loss
   assert learner.act(params, batch['obs']).shape == (5, 4, 3)
 
@@ -163,6 +235,13 @@ def test_policy_trains_restores_and_acts(runs, method):
 
   learner, params, spec, _ = stage2.load(workdir)
   assert spec['label'] == ('latents' if method == 'glam' else 'actions')
+  # evaluation acts with the parameters' moving average (MIP's EMA), not the last step's parameters
+  from glam_jax.train import state as state_lib
+  ema = state_lib.ema_params(out['state'].opt_state)
+  assert ema is not None and c.optimizer.ema_rate == 0.9
+  for restored, averaged, raw in zip(*(jax.tree.leaves(t) for t in (params, ema, out['state'].params))):
+    np.testing.assert_allclose(np.asarray(restored), np.asarray(averaged), rtol=1e-6, atol=1e-7)
+  assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(ema), jax.tree.leaves(out['state'].params)))
   batch = jax.tree.map(jnp.asarray, stage2.example_batch(spec, batch=2))
   chunk = learner.act(params, batch['obs'], batch['proprio'])
   assert chunk.shape == (2, c.horizon, 8)

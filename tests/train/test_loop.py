@@ -160,3 +160,25 @@ def test_resuming_under_another_worker_count_is_refused(data_dir, tmp_path):
   with pytest.raises(ValueError, match=r'num_workers: saved with 0, now 2.*--config.num_workers=0'):
     loop.train(more, learner, train_data, str(tmp_path), progress=False)
   assert max(_losses(str(tmp_path))) == 12                 # nothing trained under the wrong layout
+
+
+def test_parameter_moving_average_follows_its_recursion():
+  """ema_k = r ema_{k-1} + (1 - r) params_k after each update, starting at the initial parameters; the
+  updates themselves are untouched (training is the same with or without the average)."""
+  import jax.numpy as jnp
+  import numpy as np
+  from glam_jax.train import state as state_lib
+  params = {'w': jnp.array([1.0, -2.0])}
+  plain = state_lib.make_optimizer(0.1, num_steps=10)
+  averaged = state_lib.make_optimizer(0.1, num_steps=10, ema_rate=0.5)
+  a, b = state_lib.create(params, plain), state_lib.create(params, averaged)
+  expected = np.array([1.0, -2.0])
+  for g in (jnp.array([1.0, 1.0]), jnp.array([-3.0, 0.5])):
+    a = state_lib.apply_gradients(a, {'w': g}, plain)
+    b = state_lib.apply_gradients(b, {'w': g}, averaged)
+    expected = 0.5 * expected + 0.5 * np.asarray(b.params['w'])
+  np.testing.assert_array_equal(a.params['w'], b.params['w'])
+  np.testing.assert_allclose(state_lib.ema_params(b.opt_state)['w'], expected, rtol=1e-6)
+  assert state_lib.ema_params(a.opt_state) is None
+  with pytest.raises(ValueError, match='ema_rate'):
+    state_lib.params_ema(1.0)

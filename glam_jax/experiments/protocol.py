@@ -1,0 +1,39 @@
+"""What a suite record's numbers mean: its protocol version.
+
+A cell's key hashes its pipeline config, the resolved world-model and policy configs of its method, and
+`VERSION`; every cell record carries the version it was made under. A change to what a method does that no
+config field shows bumps VERSION: `--merge` then refuses the older records (their cells would otherwise be
+taken as done), and a report never pools cells of two versions. An older record stays readable on its own
+(`run_suite --report_only` on its directory), labelled with its version and what it lacks.
+"""
+from __future__ import annotations
+
+VERSION = 2
+
+HISTORY = {
+    1: 'up to commit 311b166: clam and clam_o trained both stages on target + UMI (what clam_aux and '
+       'clam_o_aux do now) with CLAM action weight 1; the MIP objective weighed its two steps equally; the '
+       'policy action decoder read the context beside the latent; no per-episode outcomes in the record',
+    2: 'faithful baselines (clam/clam_o on target data only, the authors\' CLAM image weight, the MIP '
+       'objective and head of its public code, the policy decoder h(z)) and per-episode outcomes',
+}
+
+# What each older version's method names ran, in today's names (a report of an old record shows these).
+NAMES_NOW = {1: {'clam': 'clam_aux', 'clam_o': 'clam_o_aux'}}
+
+# What a record of each version cannot support, said in its report.
+LACKS = {1: 'per-episode outcomes (no paired comparison over placements)'}
+
+
+def of_cell(record: dict) -> int:
+  """The protocol version a cell record was made under (records before versions existed: 1)."""
+  return int(record.get('protocol_version', 1))
+
+
+def of_record(status: dict) -> set:
+  """The versions of a record's finished cells."""
+  return {of_cell(r) for r in status.values() if r.get('status') == 'done'}
+
+
+def describe(version: int) -> str:
+  return f'protocol version {version} ({HISTORY.get(version, "unknown to this code")})'
