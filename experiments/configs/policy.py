@@ -6,7 +6,8 @@ ablations, ...) trains the latent-chunk policy on its frozen world model's label
 the target demonstrations only, predicting actions directly. The policy sees RGB whichever world model
 made its labels. `lawm` is the MIP action policy fine-tuned from a LAWM pre-training run
 (`--config.init_from=RUN`; the pre-training run is this config with the `pretrain` option: the policy's
-latent chunks drive a frame predictor on every source, no labels, `lawm.future_frames` frames ahead).
+latent chunks drive a frame predictor on every source, no labels, `lawm.future_frames` frames from a start
+drawn per sample, `lawm.future_start='random'`, so every latent of the chunk is trained).
 
 Options: `ee_only` (condition on the end-effector state alone, what every source records, instead of
 adding the target's proprioception, zeros for auxiliary samples), `cpu` (narrow convs, batch 64, 4,000
@@ -57,7 +58,7 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
   if pretrain:                    # LAWM pre-training: the policy's latent chunks drive a frame predictor
     c.label = 'frames'
     c.lawm = ml_collections.ConfigDict(dict(
-        latent_dim=16 if task == 'stack_three' else 8, future_frames=10,
+        latent_dim=16 if task == 'stack_three' else 8, future_frames=10, future_start='random',
         model=dict(state_dim=128, width=256, conv_features=(32, 64, 128, 256), forward_blocks=4)))
   elif method.pretrain:           # fine-tuning: starts from the pre-trained policy (the pipeline sets the run)
     c.init_from = ''

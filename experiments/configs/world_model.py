@@ -29,13 +29,14 @@ LOSSES = {
 
 
 # Each learner's own network sizes beside the shared codec, widths and action decoder (the paper's Table 2;
-# LAPA: codebook 8, 4 tokens, its latent the 4 token embeddings side by side).
+# LAPA: codebook 8, 4 tokens of 32 (its quant_dim) from the two frames' feature difference, its latent the
+# 4 token embeddings side by side, its action probe reading the proprioception too).
 MODELS = {
     'glam': lambda latent_dim: dict(latent_dim=latent_dim, idm_blocks=5, action_encoder_blocks=5, forward_blocks=4,
                                     proprio_blocks=5),
     'clam': lambda latent_dim: dict(latent_dim=latent_dim, idm_blocks=5, forward_blocks=4),
-    'lapa': lambda latent_dim: dict(token_dim=latent_dim // 4, num_tokens=4, codebook_size=8, idm_blocks=5,
-                                    forward_blocks=4),
+    'lapa': lambda latent_dim: dict(token_dim=32, num_tokens=4, codebook_size=8, latent_input='difference',
+                                    probe_state=True, idm_blocks=5, forward_blocks=4),
 }
 
 

@@ -12,7 +12,9 @@ Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 
 - stage 2: `obs` at t, `proprio` (target only), and label chunks over t .. t+H-1: `actions` (target only)
   and `latents` (when relabelling labels are given), with `chunk_mask` false where t+i runs past the
   episode's last transition (padded entries repeat the last valid label); with `future_frames` n, also
-  `future` (the image keys at t+1 .. t+n, stacked) and `future_mask` (false past the episode's last step).
+  `future` (the image keys at t+k+1 .. t+k+n, stacked), `future_start` (at t+k), `future_offset` k and
+  `future_mask` (false past the episode's last step), k = 0 or (`future_start='random'`) drawn uniformly from
+  0 .. horizon - n, fixed per element by (seed, source, episode, step): LAWM trains every latent of the chunk.
 `source` is the index of the element's source.
 
 Low-dimensional fields are standardised with the *target* dataset's statistics for every source, so a
@@ -58,7 +60,8 @@ class PipelineConfig:
   eval_episodes: int = 0               # the last N episodes of each source are held out
   split: str = 'train'                 # 'train', 'eval' (the held-out ones) or 'all'
   label_dir: str = ''                  # stage 2: latent labels `<label_dir>/<source dir name>.npy` (relabel)
-  future_frames: int = 0               # stage 2: also the images of steps t+1 .. t+n (LAWM's world model)
+  future_frames: int = 0               # stage 2: also the images of steps t+k+1 .. t+k+n (LAWM's world model)
+  future_start: str = 'first'          # k = 0 ('first') or drawn per element ('random')
   action_space: str = 'delta'          # 'delta' or 'joint_target' (data/action_space.py)
   num_workers: int = 0                 # Grain worker processes (0: read in the main process)
   prefetch: int = 2                    # batches buffered per worker / thread
@@ -168,10 +171,17 @@ class _Loader:
     if self.labels is not None:
       out['latents'] = self.labels[self.ds.offsets[ep] + steps].astype(np.float32)
     if self.config.future_frames:
-      ahead = t + 1 + np.arange(self.config.future_frames)
-      out['future_mask'] = ahead <= last + 1
+      n = self.config.future_frames
+      k = 0
+      if self.config.future_start == 'random':
+        k = int(np.random.default_rng((self.config.seed, self.index, ep, t)).integers(0, self.config.horizon - n + 1))
+      ahead = t + k + np.arange(n + 1)                 # the start frame, then the n frames it predicts
+      out['future_mask'] = ahead[1:] <= last + 1
+      out['future_offset'] = np.int32(k)
       frames = [self.ds.frame(ep, int(s)) for s in np.minimum(ahead, last + 1)]
-      out['future'] = {k: np.stack([f[k] for f in frames]) for k in self.config.image_keys}
+      stacked = {key: np.stack([f[key] for f in frames]) for key in self.config.image_keys}
+      out['future_start'] = {key: v[0] for key, v in stacked.items()}
+      out['future'] = {key: v[1:] for key, v in stacked.items()}
     return out
 
 
@@ -186,6 +196,10 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
     raise ValueError('the pipeline needs at least one source')
   if config.stage not in (1, 2):
     raise ValueError(f'stage must be 1 or 2, got {config.stage}')
+  if config.future_start not in ('first', 'random'):
+    raise ValueError(f"future_start {config.future_start!r}; valid: first, random")
+  if config.future_frames > config.horizon:
+    raise ValueError(f'future_frames ({config.future_frames}) must not exceed the horizon ({config.horizon})')
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
   if config.batch_size % process_count:

@@ -9,6 +9,8 @@ between the replayed TCP and the source's TCP after the same number of steps.
 
 Actions are decoded in the world model's action space (`data/action_space.py`) and turned into env actions
 step by step. After the source episode ends, the replay holds: the last joint targets and gripper command.
+A learner whose decoder reads the target's proprioception (`reads_state`, LAPA's action probe) decodes each
+latent inside the replay, from the replaying Kinova's own state at that step.
 A replay succeeds as a closed-loop episode does (`closed_loop.episode_success`: the task predicate held at
 some step of the replay). Works for any latent-action learner (`stage1.latent_action`): `encode`, then
 `decode_action`.
@@ -35,6 +37,7 @@ from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
 from glam_jax.sim import backends, camera, make_env
 from glam_jax.stage1 import experiment as stage1
+from glam_jax.stage2.latent_bc import normalize_env_obs
 from glam_jax.train import sharding
 
 REPLAY_VIEW = 'overhead/rgb'
@@ -114,16 +117,23 @@ def cached_source_episodes(task: str, source: str, cfg: ReplayConfig, views, ima
   return eps
 
 
-def make_latent_decoder(learner, params, normalizer: Normalizer):
-  """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> Kinova actions (T-1, action_dim)
-  in the world model's action space, decoded from the learner's latent of each transition (`encode`, e.g. the IDM's posterior mean)."""
-  def decode(images, ee_pose, gripper):
+def make_latent_encoder(learner, params, normalizer: Normalizer):
+  """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> the learner's latents (T-1, d) of
+  the episode's transitions (`encode`, e.g. the IDM's posterior mean)."""
+  def encode(images, ee_pose, gripper):
     obs = {**images, 'ee_pose': normalizer.normalize('ee_pose', ee_pose),
            'gripper': normalizer.normalize('gripper', gripper)}
-    z = learner.encode(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[1:], obs))
-    return learner.decode_action(params, z)
+    return learner.encode(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[1:], obs))
 
-  return jax.jit(decode)
+  return jax.jit(encode)
+
+
+def make_latent_decoder(learner, params, normalizer: Normalizer):
+  """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> Kinova actions (T-1, action_dim)
+  in the world model's action space, decoded from the learner's latent of each transition (a learner whose
+  decoder reads no state)."""
+  encode = make_latent_encoder(learner, params, normalizer)
+  return jax.jit(lambda images, ee_pose, gripper: learner.decode_action(params, encode(images, ee_pose, gripper)))
 
 
 def hold_after_end(actions: np.ndarray, lengths: np.ndarray, space: str, num_arms: int) -> np.ndarray:
@@ -144,21 +154,54 @@ def make_replayer(env, convert):
   env action (`action_space.env_converter`)."""
 
   def one(key, actions):
-    k_reset, _ = jax.random.split(key)          # the collector's split: the same placement as the source
-    s = env.reset(k_reset)
-
-    def rec(s):
-      idx = env.arm_index[0]
-      return s.data.site_xpos[idx.tcp_site], s.info['success'], s.data.geom_xpos, s.data.geom_xmat
-
     def body(s, a):
       s = env.step(s, convert(s, a))
-      return s, rec(s)
+      return s, _record(env, s)
 
-    _, out = opaque_scan.scan(body, s, actions)
-    return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), rec(s), out)
+    return _replay_from_source_placement(env, key, body, lambda s: s, actions)
 
   return jax.jit(jax.vmap(one))
+
+
+def _record(env, s):
+  """What a replay keeps of each step: TCP position, task predicate, geometry poses (for pictures)."""
+  idx = env.arm_index[0]
+  return s.data.site_xpos[idx.tcp_site], s.info['success'], s.data.geom_xpos, s.data.geom_xmat
+
+
+def _replay_from_source_placement(env, key, body, carry_of, inputs):
+  """Resets as the collector did for `key` (its split: the same placement as the source episode), scans
+  `body(carry, input) -> (carry, record)` from `carry_of(reset state)`, and prepends the reset's record."""
+  k_reset, _ = jax.random.split(key)
+  s = env.reset(k_reset)
+  _, out = opaque_scan.scan(body, carry_of(s), inputs)
+  return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), _record(env, s), out)
+
+
+def make_state_replayer(env, convert, learner, normalizer: Normalizer, space: str):
+  """As `make_replayer`, for a learner whose decoder reads the robot's state: jit(vmap) fn(params, keys
+  (N, 2), latents (N, T-1, d), lengths (N,)) decodes each step's action from the replaying Kinova's own
+  proprioception (normalised as the training data) and, after the source episode's end, holds as
+  `hold_after_end` does (the last action; zero joint deltas in the delta space)."""
+  action_dim = learner.model_config.action_dim
+  hold = np.ones(action_dim, np.float32)
+  if space == 'delta':
+    hold[action_space.joint_columns(action_dim, len(env.arms))] = 0.0
+
+  def one(params, key, latents, length):
+    def body(carry, step):
+      s, last = carry
+      t, z = step
+      _, proprio = normalize_env_obs(s.obs, normalizer)
+      live = t < length - 1
+      a = jnp.where(live, learner.decode_action(params, z, proprio), last * hold)
+      s = env.step(s, convert(s, a))
+      return (s, jnp.where(live, a, last)), _record(env, s)
+
+    return _replay_from_source_placement(env, key, body, lambda s: (s, jnp.zeros(action_dim, latents.dtype)),
+                                         (jnp.arange(latents.shape[0]), latents))
+
+  return jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0)))
 
 
 def tracking_error(replay_tcp: np.ndarray, source_ee: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -192,15 +235,28 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
     compiled[key] = (make_replayer(env, action_space.env_converter(space, env, normalizer)), collect.make_renderer(
         camera.make_rig(env.mj_model, (view,), image_size, image_size, env.mask_geoms)))
   replay, render = compiled[key]
-  decode = make_latent_decoder(learner, params, normalizer)
+  if learner.reads_state:             # its own program: the decoder runs inside the replay
+    state_key = key + ('state', learner.model_config, dataclasses.astuple(learner.loss_config))
+    if state_key not in compiled:
+      compiled[state_key] = make_state_replayer(env, action_space.env_converter(space, env, normalizer), learner,
+                                                normalizer, space)
+    encode = make_latent_encoder(learner, params, normalizer)
+  else:
+    decode = make_latent_decoder(learner, params, normalizer)
   results, picture_rows, labels = {}, [], []
   for source in tqdm(cfg.sources, desc='latent replay', disable=not progress):
     eps = cached_source_episodes(config.task, source, cfg, ALL_VIEWS, image_size, episodes_dir)
     n = len(eps['lengths'])
-    actions = np.stack([np.asarray(decode({k: eps['images'][k][i] for k in learner.image_keys},
-                                          eps['ee_pose'][i], eps['gripper'][i])) for i in range(n)])
-    actions = hold_after_end(actions, eps['lengths'], space, len(env.arms))
-    tcp, success, gpos, gmat = jax.device_get(replay(eps['keys'], actions))
+    episode = lambda fn, i: np.asarray(fn({k: eps['images'][k][i] for k in learner.image_keys},
+                                          eps['ee_pose'][i], eps['gripper'][i]))
+    if learner.reads_state:
+      latents = np.stack([episode(encode, i) for i in range(n)])
+      out = compiled[state_key](params, eps['keys'], latents, eps['lengths'])
+    else:
+      actions = hold_after_end(np.stack([episode(decode, i) for i in range(n)]), eps['lengths'], space,
+                               len(env.arms))
+      out = replay(eps['keys'], actions)
+    tcp, success, gpos, gmat = jax.device_get(out)
     ok = episode_success(success)
     err = tracking_error(tcp, eps['ee_pose'], eps['lengths'])
     results[f'{source}->{config.target}'] = {

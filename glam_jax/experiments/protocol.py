@@ -14,8 +14,10 @@ HISTORY = {
     1: 'up to commit 311b166: clam and clam_o trained both stages on target + UMI (what clam_aux and '
        'clam_o_aux do now) with CLAM action weight 1; the MIP objective weighed its two steps equally; the '
        'policy action decoder read the context beside the latent; no per-episode outcomes in the record',
-    2: 'faithful baselines (clam/clam_o on target data only, the authors\' CLAM image weight, the MIP '
-       'objective and head of its public code, the policy decoder h(z)) and per-episode outcomes',
+    2: 'faithful baselines: clam/clam_o on target data only with the authors\' CLAM image weight and '
+       'schedule; the MIP objective, residual head, dropout and parameter average of its public code; the '
+       'policy decoder h(z); LAPA\'s tokens of 32 from the frame-feature difference, its probe reading the '
+       'proprioception; LAWM pre-training over every latent of the chunk; per-episode outcomes',
 }
 
 # What each older version's method names ran, in today's names (a report of an old record shows these).

@@ -3,10 +3,11 @@ protocol: same networks, same data), so a comparison measures the objective, not
 
 - `ClamModel` (CLAM, Liang et al. 2025): image codec, IDM q(z | x_t, x_t+1), forward model f(x_t, z) and an
   action decoder p(a | z) that reads the IDM's latent. No action encoder, no proprio model.
-- `LapaModel` (LAPA, Ye et al. 2024): image codec, an IDM that emits `num_tokens` continuous vectors, each
-  quantised against one shared codebook of `codebook_size` entries, a forward model from the quantised
-  tokens, and an action probe that reads the tokens (trained with a stop-gradient: LAPA's latents never see
-  actions).
+- `LapaModel` (LAPA, Ye et al. 2024): image codec, a token network that emits `num_tokens` continuous
+  vectors of `token_dim` per frame, whose difference between the two frames (`latent_input='difference'`,
+  as LAPA's laq_model/nsvq.py) is quantised against one shared codebook of `codebook_size` entries, a forward
+  model from the quantised tokens, and an action probe that reads the tokens beside the target's
+  proprioception (trained with a stop-gradient: LAPA's latents never see actions).
 
 Sub-module names match `WorldModel`'s where the part is the same.
 """
@@ -62,11 +63,21 @@ class ClamModel(SharedParts):
     return self.decode(y), self.predict_next(y, ee, mean), self.decode_action(mean)
 
 
+LAPA_INPUTS = ('difference', 'pair')
+
+
 @dataclasses.dataclass(frozen=True)
 class LapaConfig(BaselineConfig):
-  token_dim: int = 2
-  num_tokens: int = 4
+  token_dim: int = 32                # LAPA's quant_dim
+  num_tokens: int = 4                # LAPA's code_seq_len
   codebook_size: int = 8
+  latent_input: str = 'difference'   # quantise g(x_t+1) - g(x_t) (LAPA); 'pair': an MLP over (x_t, x_t+1)
+  probe_state: bool = True           # the action probe reads the target's proprioception beside the tokens
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.latent_input not in LAPA_INPUTS:
+      raise ValueError(f'latent_input {self.latent_input!r}; valid: {", ".join(LAPA_INPUTS)}')
 
   @property
   def latent_dim(self) -> int:
@@ -83,16 +94,30 @@ class LapaModel(SharedParts):
     self.codebook = self.param('codebook', nn.initializers.normal(1.0), (c.codebook_size, c.token_dim))
 
   def idm(self, y, ee, next_y, next_ee):
-    """(..., num_tokens, token_dim): the continuous tokens before quantisation."""
+    """(..., num_tokens, token_dim): the continuous tokens before quantisation: the difference of the two
+    frames' token features (LAPA), or one MLP over both frames (`latent_input='pair'`)."""
     c = self.config
-    h = self.idm_net(jnp.concatenate([y, ee, next_y, next_ee], -1))
+    if c.latent_input == 'difference':
+      h = self.idm_net(jnp.concatenate([next_y, next_ee], -1)) - self.idm_net(jnp.concatenate([y, ee], -1))
+    else:
+      h = self.idm_net(jnp.concatenate([y, ee, next_y, next_ee], -1))
     return h.reshape(h.shape[:-1] + (c.num_tokens, c.token_dim))
+
+  def decode_action(self, z, state=None):
+    """The action probe: tokens (..., latent_dim), with the target's proprioception (..., proprio_dim) when
+    `probe_state` (the absolute joint targets it predicts depend on where the arm is)."""
+    if self.config.probe_state:
+      if state is None:
+        raise ValueError('this LAPA action probe reads the proprioception: pass the robot state')
+      z = jnp.concatenate([z, state], -1)
+    return self.action_decoder_net(z)
 
   def __call__(self, image, ee):
     y = self.encode(image)
     tokens = self.idm(y, ee, y, ee)
     flat = tokens.reshape(tokens.shape[:-2] + (-1,))
-    return self.decode(y), self.predict_next(y, ee, tokens), self.decode_action(flat), self.codebook
+    state = jnp.zeros(flat.shape[:-1] + (self.config.proprio_dim,), flat.dtype)
+    return self.decode(y), self.predict_next(y, ee, tokens), self.decode_action(flat, state), self.codebook
 
 
 def nearest_code(tokens: jnp.ndarray, codebook: jnp.ndarray) -> jnp.ndarray:

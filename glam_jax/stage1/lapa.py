@@ -1,25 +1,40 @@
 """LAPA (Ye et al. 2024, "Latent Action Pretraining from Videos") as a latent-action learner, on GLAM's
 networks.
 
-LAPA's latent action model: an IDM reads (x_t, x_t+1) and emits `num_tokens` (4) continuous vectors, each
-quantised against one shared codebook of `codebook_size` (8) entries by NSVQ (noise-substitution VQ, Vali
-& Bäckström 2022: in training the quantised token is z + ‖z − e‖·v/‖v‖ with v Gaussian noise, so no
-straight-through estimator and no commitment loss are needed); a decoder reconstructs the next frame from
-the current one and the quantised tokens. Here the "decoder" is the shared forward model f(x_t, tokens)
-followed by the image decoder, compared with o_t+1 in pixels (and with the next end-effector state).
+Follows the authors' latent action quantisation model, github.com/LatentActionPretraining/LAPA:
+`laq/laq_model/latent_action_quantization.py` (both frames encoded by one network, the first frame's
+features subtracted from the last's, the difference quantised, the next frame reconstructed from the first
+and the quantised tokens by MSE) and `laq/laq_model/nsvq.py` (NSVQ), with the sizes of its training script
+`train_sthv2.py`: `code_seq_len` 4 tokens of `quant_dim` 32 per transition, `codebook_size` 8.
+Here: a token network g(y, ee) gives 4 x 32 features per frame, and the tokens g(x_t+1) - g(x_t) are each
+quantised against the shared codebook by NSVQ (noise-substitution VQ, Vali & Bäckström 2022: in training
+the quantised token is z + ‖z − e‖·v/‖v‖ with v Gaussian noise, so no straight-through estimator and no
+commitment loss are needed); the shared forward model f(x_t, tokens) followed by the image decoder predicts
+o_t+1, compared in pixels (and the next end-effector state).
 
-  L = image_recon + next_frame + ee_forward + r·revival + w·‖probe(sg(e)) − a‖² (target)
+  L = image_recon + next_frame + ee_forward + r·revival + w·‖probe(sg(e), s_t) − a‖² (target)
 
-- revival: NSVQ replaces codebook entries unused during training with used ones; inside one pure jitted
-  step that has no memory of past usage, so each entry is instead pulled toward its nearest token of the
-  batch (stop-gradient on the tokens, weight r): a code that wins no token still moves to where tokens are
-  and starts winning, while a used code is already close and barely moves.
-- probe: LAPA's latents never see actions; the action probe maps the hard-quantised tokens to target
-  actions through a stop-gradient (it is what latent replay decodes with, and trains nothing else).
+- probe: LAPA's latents never see actions; the action probe maps the hard-quantised tokens and the target's
+  proprioception s_t to target actions through a stop-gradient (the joint targets it predicts depend on
+  where the arm is, which a token of motion does not say). Latent replay decodes with it from the replaying
+  robot's state, so replay measures the latents. It trains nothing else.
 
 The latent a policy regresses (`encode`) is the 4 hard-quantised embeddings side by side (LAPA's policy
 predicts the tokens, then learns an action head; here the stack's MIP policy regresses their embeddings on
-every source and decodes actions on the target, as for every latent method).
+every source and decodes actions on the target, as for every latent method: DESIGN.md §2, same policy).
+
+Deviations from the authors' code, and why:
+- GLAM's networks (the paper's protocol) instead of LAPA's spatio-temporal transformers; its decoder
+  cross-attends to the tokens, here the forward model reads them.
+- Code replacement: LAPA counts each code's use and, at steps 10, 20, ..., 4500, replaces the codes used
+  less than 0.1 x batch times since the last replacement with copies of used ones. One pure jitted step has
+  no memory of past usage, so each code is instead pulled toward its nearest token of the batch
+  (stop-gradient on the tokens, weight r = `revival_weight`): a code that wins no token moves to where tokens
+  are and starts winning, while a used code is already close and barely moves.
+- Consecutive control steps; LAPA pairs frames `offsets` apart (30 frames of Something-Something v2 in
+  `train_sthv2.py`). A frame gap is not an option yet.
+- `latent_input='pair'` (an MLP over both frames) and `probe_state=False` (tokens alone) keep the earlier
+  variants as options.
 """
 from __future__ import annotations
 
@@ -47,6 +62,13 @@ def _flat(tokens):
 class LapaLearner(latent_action.ModelLearner):
   model_class = LapaModel
 
+  @property
+  def reads_state(self) -> bool:
+    return self.model_config.probe_state
+
+  def decode_action(self, params, z: jnp.ndarray, proprio=None) -> jnp.ndarray:
+    return self.run(params)(LapaModel.decode_action, z, proprio)
+
   def _tokens(self, params, batch):
     images, y, next_y, ee, next_ee = self.transitions(params, batch)
     return images, y, ee, next_ee, self.run(params)(LapaModel.idm, y, ee, next_y, next_ee)
@@ -64,7 +86,7 @@ class LapaLearner(latent_action.ModelLearner):
     revival = jnp.mean(jnp.min(jnp.sum((flat_tokens[:, None] - codebook) ** 2, -1), 0))
     hard = jax.lax.stop_gradient(_flat(codebook[idx]))
     target = batch['is_target']
-    probe = masked_mean(_sq(run(LapaModel.decode_action, hard), batch['action']), target)
+    probe = masked_mean(_sq(run(LapaModel.decode_action, hard, batch['proprio']), batch['action']), target)
     total = image_recon + next_frame + ee_forward + cfg.revival_weight * revival + cfg.probe_weight * probe
     usage = jnp.mean(jax.nn.one_hot(idx, codebook.shape[0]).reshape(-1, codebook.shape[0]), 0)
     perplexity = jnp.exp(-jnp.sum(usage * jnp.log(usage + 1e-10)))

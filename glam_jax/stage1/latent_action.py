@@ -2,9 +2,10 @@
 
 The training loop needs `init` and `loss`; relabelling and cross-source latent replay need `encode` (a
 transition o_t -> o_t+1 of any source to its latent action, e.g. the IDM's posterior mean) and
-`decode_action` (a latent to a target action, trained on target data). `latent_dim` sizes the policy's
-chunk; `image_keys` are the dataset frames the learner reads. Nothing downstream reaches into a learner's
-own networks.
+`decode_action` (a latent to a target action, trained on target data; with the target robot's
+proprioception where `reads_state`, as LAPA's action probe: latent replay then decodes each action from the
+replaying robot's state). `latent_dim` sizes the policy's chunk; `image_keys` are the dataset frames the
+learner reads. Nothing downstream reaches into a learner's own networks.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from glam_jax.models import inputs
 class LatentActionLearner(Protocol):
   image_keys: tuple
   latent_dim: int
+  reads_state: bool            # decode_action needs the target's proprioception
 
   def init(self, rng: jax.Array, batch: dict): ...
 
@@ -31,8 +33,9 @@ class LatentActionLearner(Protocol):
     """Latent actions (..., latent_dim) of transitions obs -> next_obs (normalised, as the pipeline gives
     them); deterministic."""
 
-  def decode_action(self, params, z: jnp.ndarray) -> jnp.ndarray:
-    """Target actions (..., action_dim) in the learner's action space."""
+  def decode_action(self, params, z: jnp.ndarray, proprio=None) -> jnp.ndarray:
+    """Target actions (..., action_dim) in the learner's action space; `proprio` (..., proprio_dim), the
+    target's normalised joint positions and gripper, is read where `reads_state`."""
 
 
 def dataset_dims(config, target) -> dict:
@@ -66,6 +69,7 @@ class ModelLearner:
   init from a batch's images and end-effector state, and `decode_action`. Subclasses set `model_class` and
   write their `loss` (and `encode` when the latent is not the IDM's mean)."""
   model_class: type
+  reads_state = False
 
   def __init__(self, model_config, loss_config, image_keys, ee_tilt: bool = True):
     self.model_config, self.loss_config, self.image_keys = model_config, loss_config, tuple(image_keys)
@@ -101,5 +105,6 @@ class ModelLearner:
     _, y, next_y, ee, next_ee = self.transitions(params, {'obs': obs, 'next_obs': next_obs})
     return self.run(params)(self.model_class.idm, y, ee, next_y, next_ee)[0]
 
-  def decode_action(self, params, z: jnp.ndarray) -> jnp.ndarray:
+  def decode_action(self, params, z: jnp.ndarray, proprio=None) -> jnp.ndarray:
+    del proprio                      # p(a | z) reads the latent alone (learners that read the state override)
     return self.run(params)(self.model_class.decode_action, z)

@@ -76,7 +76,8 @@ def prepare(config, workdir: str, progress: bool = True):
     output_dim, action_dim = latent_dim, low['action']['dim']
   elif label == 'frames':                 # LAWM pre-training: latents the frame predictor reads
     n = config.lawm.future_frames
-    train, held_out = (dataclasses.replace(p, future_frames=n) for p in (train, held_out))
+    start = config.lawm.get('future_start', 'first')
+    train, held_out = (dataclasses.replace(p, future_frames=n, future_start=start) for p in (train, held_out))
     output_dim, action_dim = config.lawm.latent_dim, 0
     frame_model = FramePredictorConfig(
         image_shape=(h, w, inputs.image_channels(config.image_keys)), latent_dim=output_dim,

@@ -2,10 +2,13 @@
 lawm_paper.txt): the policy network itself emits a chunk of latent actions z_t..z_t+H-1 from o_t, and a
 world model turns them into the next frames; no action labels, every source.
 
-  L = Σ_k ‖dec(y_t+k + f(y_t+k, z_t+k)) − o_t+k+1‖² (k < n, masked past the episode)  +  ‖dec(y_t) − o_t‖²
+  L = Σ_j ‖dec(y_t+k+j + f(y_t+k+j, z_t+k+j)) − o_t+k+j+1‖² (j < n, masked past the episode)
+      + ‖dec(y_t+k) − o_t+k‖²
 
 with y = enc(o) the world model's image codes, teacher-forced on the recorded frames as in the paper (the
-world model sees the current frame and the next n − 1 ones, and predicts frames t+1 .. t+n). The policy
+world model sees frame t+k and the next n − 1 ones, and predicts frames t+k+1 .. t+k+n). The window's start
+k is drawn per sample from 0 .. H − n (`lawm.future_start='random'`, the default: every latent of the H = 20
+chunk is trained, at the cost of n frames) or is 0 (`'first'`: only the first n latents). The policy
 is the stack's MIP network (`models.policy.Policy`), called as its first step f(0, 0, c): in pre-training
 there is no clean chunk to noise for the second. Fine-tuning (the paper's option ii) is the MIP action
 policy on target demonstrations, initialised from the pre-trained policy with its output layer fresh
@@ -58,8 +61,11 @@ class LawmPretrainLearner:
     del rng                                          # deterministic: no noise in either network
     wm = lambda m, *a: self.world_model.apply({'params': params['world_model']}, *a, method=m)
     n = self.future_frames
-    z = self.latents(params, batch)[:, :n]
-    now = inputs.image_input(batch['obs'], self.image_keys)
+    offset = batch.get('future_offset', jnp.zeros(batch['future_mask'].shape[:1], jnp.int32))
+    window = lambda chunk, k: jax.lax.dynamic_slice_in_dim(chunk, k, n, axis=0)
+    z = jax.vmap(window)(self.latents(params, batch), offset)                  # z_t+k .. z_t+k+n-1
+    start = batch['future_start'] if 'future_start' in batch else batch['obs']
+    now = inputs.image_input(start, self.image_keys)
     future = inputs.image_input(batch['future'], self.image_keys)            # (B, n, H, W, C)
     codes = wm(FramePredictor.encode, jnp.concatenate([now[:, None], future], 1))     # (B, n+1, d_y)
     pred = wm(FramePredictor.decode, wm(FramePredictor.predict_next, codes[:, :n], z))

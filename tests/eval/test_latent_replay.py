@@ -59,3 +59,41 @@ def test_replaying_recorded_actions_reproduces_the_source_episode(get_env):
     tcp, success, _, _ = jax.device_get(replay(eps['keys'], actions))
     assert success[:, -1].all(), space
     assert lr.tracking_error(tcp, eps['ee_pose'], eps['lengths']).max() < 1e-3, space
+
+
+class _ActionLearner:
+  """A learner whose latent is the action itself and whose decoder reads the state (as LAPA's probe):
+  `offset` x the normalised proprioception is added, so the decoded actions follow the robot's state."""
+  reads_state = True
+
+  def __init__(self, action_dim, offset):
+    import types
+    self.model_config = types.SimpleNamespace(action_dim=action_dim)
+    self.offset = offset
+
+  def decode_action(self, params, z, proprio):
+    return z + self.offset * params * proprio[:z.shape[-1]]
+
+
+def test_state_replay_decodes_from_the_replaying_robot_and_holds_after_the_end(get_env):
+  from glam_jax.sim import backends
+  env = backends.with_backend(get_env('lift', 'kinova', render=False), 'native')
+  identity = Normalizer({}, ())
+  space = 'joint_target'
+  convert = action_space.env_converter(space, env, identity)
+  n, t = 2, 6
+  home = np.asarray(env.reset(jax.random.PRNGKey(0)).obs['joint_target'])
+  actions = np.tile(np.concatenate([home, [0.0]]), (n, t - 1, 1)).astype(np.float32)
+  actions[:, :, 0] += np.linspace(0.0, 0.3, t - 1)                         # sweep the first joint
+  lengths = np.array([4, 6])
+  keys = jax.random.split(jax.random.PRNGKey(3), n)
+  held = lr.hold_after_end(actions, lengths, space, num_arms=1)
+  expected = jax.device_get(lr.make_replayer(env, convert)(keys, held))
+  # without the state term: the same replay as decoding first and holding after the end
+  learner = _ActionLearner(actions.shape[-1], offset=1.0)
+  replay = lr.make_state_replayer(env, convert, learner, identity, space)
+  got = jax.device_get(replay(jax.numpy.float32(0.0), keys, actions, lengths))
+  np.testing.assert_allclose(got[0], expected[0], atol=1e-5)
+  # with it: the decoder sees the replaying robot's own joints, so the replay moves differently
+  moved = jax.device_get(replay(jax.numpy.float32(0.5), keys, actions, lengths))
+  assert np.abs(moved[0] - expected[0]).max() > 1e-3

@@ -29,9 +29,9 @@ def clam_learner(**loss) -> ClamLearner:
   return ClamLearner(ClamConfig(latent_dim=4, **SHARED), ClamLossConfig(**loss), IMAGE_KEYS)
 
 
-def lapa_learner(**loss) -> LapaLearner:
-  return LapaLearner(LapaConfig(token_dim=2, num_tokens=4, codebook_size=8, **SHARED), LapaLossConfig(**loss),
-                     IMAGE_KEYS)
+def lapa_learner(latent_input: str = 'difference', probe_state: bool = True, **loss) -> LapaLearner:
+  return LapaLearner(LapaConfig(token_dim=2, num_tokens=4, codebook_size=8, latent_input=latent_input,
+                                probe_state=probe_state, **SHARED), LapaLossConfig(**loss), IMAGE_KEYS)
 
 
 def random_batch(seed: int = 0, n: int = 8, num_target: int = 4) -> dict:

@@ -78,6 +78,27 @@ def test_lapa_latents_never_see_actions():
   assert g['idm_net'] == 0.0 and g['encoder'] == 0.0 and g['codebook'] == 0.0
 
 
+def test_lapa_quantises_the_feature_difference_and_its_probe_reads_the_state():
+  """LAPA (laq_model/nsvq.py): the tokens are g(x_t+1) - g(x_t), so a transition to the same frame has zero
+  tokens and swapping the frames negates them; the action probe reads the proprioception beside the tokens."""
+  lrn = helpers.lapa_learner()
+  assert lrn.model_config.latent_input == 'difference' and lrn.reads_state
+  batch = helpers.random_batch()
+  params = helpers.init(lrn, batch)
+  tokens = lambda a, b: np.asarray(lrn._tokens(params, {'obs': a, 'next_obs': b})[-1])
+  np.testing.assert_allclose(tokens(batch['obs'], batch['obs']), 0.0, atol=1e-6)
+  np.testing.assert_allclose(tokens(batch['next_obs'], batch['obs']), -tokens(batch['obs'], batch['next_obs']),
+                             atol=1e-5)
+  z = lrn.encode(params, batch['obs'], batch['next_obs'])
+  a1 = lrn.decode_action(params, z, batch['proprio'])
+  a2 = lrn.decode_action(params, z, batch['proprio'] + 1.0)
+  assert not np.allclose(a1, a2)
+  with pytest.raises(ValueError, match='proprioception'):
+    lrn.decode_action(params, z)
+  pair = helpers.lapa_learner(latent_input='pair')
+  assert not pair.reads_state or pair.model_config.latent_input == 'pair'
+
+
 def test_lapa_uses_every_code_on_random_data():
   lrn = helpers.lapa_learner()
   batch = helpers.random_batch(n=32, num_target=16)
@@ -97,13 +118,14 @@ def test_loss_falls_and_interface(name):
   z = lrn.encode(params, batch['obs'], batch['next_obs'])
   assert z.shape == (8, lrn.latent_dim)
   assert float(np.std(np.asarray(z), axis=0).mean()) > 1e-4          # transitions get different latents
-  assert lrn.decode_action(params, z).shape == (8, 8)
+  assert lrn.decode_action(params, z, batch['proprio']).shape == (8, 8)
 
 
 @pytest.mark.parametrize('revival', [0.0, 0.1])
 def test_lapa_revives_a_code_that_wins_no_token(revival):
-  # code 0 starts far from every token: NSVQ alone never moves it (it is nobody's nearest code)
-  lrn = helpers.lapa_learner(revival_weight=revival)
+  # code 0 starts far from every token: NSVQ alone never moves it (it is nobody's nearest code); the tokens of
+  # an MLP over both frames stay near the origin on this batch, the frame difference's grow toward code 0
+  lrn = helpers.lapa_learner(latent_input='pair', revival_weight=revival)
   batch = helpers.random_batch(n=32, num_target=16)
   params = helpers.init(lrn, batch)
   params = {**params, 'codebook': params['codebook'].at[0].set(6.0)}

@@ -94,6 +94,34 @@ def test_relabel_gives_standardised_idm_means(runs, tmp_path):
   np.testing.assert_array_equal(again[umi.path], labels[umi.path])
 
 
+@pytest.mark.parametrize('method', ['clam_o', 'lapa_o'])
+def test_baselines_relabel_with_their_own_encoding(runs, method):
+  """A CLAM label is its IDM's mean of that transition, a LAPA label the 4 hard-quantised token embeddings
+  of that transition's feature difference; both computed here from the learner's own encode."""
+  c = configs.load('world_model', f'lift,{method},tiny')
+  c.data_dir = runs['data']
+  c.image_keys = ('overhead/mask',)
+  c.model.conv_features = (8, 16)
+  learner, train, _ = stage1.build(c)
+  from glam_jax.data import pipeline
+  ds, _ = pipeline.make_dataset(train)
+  params = learner.init(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, ds[0]))
+  umi = Dataset(os.path.join(runs['data'], 'lift', 'umi'))
+  norm = stage2.normalizer({'normalizer': Dataset(os.path.join(runs['data'], 'lift', 'kinova')).stats})
+  raw = relabel.idm_labels(learner, params, umi, norm, batch=4, progress=False)
+  assert raw.shape == (umi.meta['num_steps'], learner.latent_dim)
+  ep, t = 1, 2
+  obs = lambda s: {**{k: umi.frame(ep, s)[k][None] for k in learner.image_keys},
+                   **{k: norm.normalize(k, umi.episodes[ep][k][s:s + 1]) for k in ('ee_pose', 'gripper')}}
+  direct = np.asarray(learner.encode(params, obs(t), obs(t + 1)))[0]
+  np.testing.assert_allclose(raw[umi.offsets[ep] + t], direct, rtol=1e-4, atol=1e-5)
+  if method == 'lapa_o':       # a label is made of codebook entries
+    codebook = np.asarray(params['codebook'])
+    tokens = direct.reshape(4, -1)
+    assert all(np.abs(codebook - tok).sum(-1).min() < 1e-5 for tok in tokens)
+    assert learner.latent_dim == 4 * 32
+
+
 def test_relabel_cache_follows_the_world_model(runs, tmp_path):
   wm, params, _ = stage1.load(runs['wm'])
   data = {n: Dataset(os.path.join(runs['data'], 'lift', n)) for n in ('kinova', 'umi')}
@@ -262,6 +290,29 @@ def test_lawm_pretrains_on_frames_and_finetunes_from_its_policy(runs):
   g = jax.grad(lambda p: learner.loss(p, batch, None)[1]['future_frames'])(params)
   for part in ('view_0', 'head_net'):
     assert float(optax_norm(g['policy'][part])) > 1e-7, part
+  # every latent of the chunk is trained: each sample's window of n frames starts at its own offset k, and
+  # its frames are the episode's at t+k .. t+k+n
+  import copy
+  assert c.lawm.future_start == 'random'
+  offsets = np.asarray(batch['future_offset'])
+  assert offsets.min() >= 0 and offsets.max() <= c.horizon - 2 and len(set(offsets.tolist())) > 1
+  kin = Dataset(os.path.join(runs['data'], 'lift', 'kinova'))
+  i = next(j for j in range(len(offsets)) if batch['source'][j] == 0 and batch['future_mask'][j].all())
+  ep, t, k = int(batch['episode'][i]), int(batch['step'][i]), int(offsets[i])
+  np.testing.assert_array_equal(batch['future_start']['overhead/rgb'][i], kin.frame(ep, t + k)['overhead/rgb'])
+  np.testing.assert_array_equal(batch['future']['overhead/rgb'][i, -1], kin.frame(ep, t + k + 2)['overhead/rgb'])
+  chunk = learner.latents(params, batch)
+
+  def frame_loss(z):
+    fixed = copy.copy(learner)
+    fixed.latents = lambda p, b: z
+    return fixed.loss(params, batch, None)[1]['future_frames']
+
+  gz = np.abs(np.asarray(jax.grad(frame_loss)(chunk))).sum(-1)          # (B, H)
+  n = c.lawm.future_frames
+  for j, kj in enumerate(offsets):
+    if batch['future_mask'][j].all():
+      assert (gz[j, kj:kj + n] > 0).all() and gz[j, :kj].sum() == 0 and gz[j, kj + n:].sum() == 0
   loop.train(c, learner, train, pre_dir, held_out, progress=False)
   losses = [r['train/future_frames'] for r in metrics.read_jsonl(os.path.join(pre_dir, 'metrics.jsonl'))
             if 'train/future_frames' in r]
