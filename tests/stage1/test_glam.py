@@ -83,14 +83,46 @@ def test_target_terms_ignore_auxiliary_samples():
   assert np.isfinite(float(loss)) and float(m3['action_recon']) == 0.0 and float(m3['kl_align']) == 0.0
 
 
-def test_loss_matches_its_terms():
+def test_loss_terms_against_the_models_own_outputs():
+  """The alignment KL and the image reconstruction recomputed in numpy from the model's posteriors and codec
+  (closed-form Gaussian KL over target rows only), and the total as the paper's weighted sum."""
   lrn = helpers.learner(align_weight=2.0, prior_weight=0.5)
   batch = helpers.random_batch()
   params = helpers.init(lrn, batch)
   loss, m = lrn.loss(params, batch, RNG)
+  from glam_jax.models import inputs
+  from glam_jax.models.world_model import WorldModel
+  apply = lambda method, *a: lrn.model.apply({'params': params}, *a, method=method)
+  now, nxt = (inputs.image_input(batch[k], lrn.image_keys) for k in ('obs', 'next_obs'))
+  y, next_y = apply(WorldModel.encode, now), apply(WorldModel.encode, nxt)
+  ee, next_ee = (inputs.ee_state(batch[k], lrn.ee_tilt) for k in ('obs', 'next_obs'))
+  mi, li = (np.asarray(v, np.float64) for v in apply(WorldModel.idm, y, ee, next_y, next_ee))
+  ma, la = (np.asarray(v, np.float64) for v in apply(WorldModel.action_encoder, batch['proprio'], batch['action']))
+  kl = np.sum(0.5 * (la - li) + (np.exp(li) + (mi - ma) ** 2) / (2 * np.exp(la)) - 0.5, -1)
+  target = np.asarray(batch['is_target'])
+  assert float(m['kl_align']) == pytest.approx(kl[target].mean(), rel=1e-4)
+  recon = np.mean((np.asarray(apply(WorldModel.decode, y), np.float64) - np.asarray(now)) ** 2)
+  assert float(m['image_recon']) == pytest.approx(recon, rel=1e-4)
   expected = (m['image_recon'] + m['forward_idm'] + m['forward_act'] + m['proprio_forward'] + m['action_recon']
               + 2.0 * m['kl_align'] + 0.5 * (m['kl_idm'] + m['kl_act']))
   assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_forward_target_is_a_stop_gradient():
+  """The forward model's next-state target is the encoded next frame under a stop-gradient: the loss value
+  is the same with and without it, the gradient reaching the image encoder is not (DESIGN.md §2)."""
+  batch = helpers.random_batch()
+  with_sg, without = helpers.learner(stop_grad_next_state=True), helpers.learner(stop_grad_next_state=False)
+  params = helpers.init(with_sg, batch)
+  values = [float(lrn.loss(params, batch, RNG)[1]['forward_idm']) for lrn in (with_sg, without)]
+  assert values[0] == pytest.approx(values[1], rel=1e-6)
+  grads = [_metric_grad(lrn, params, batch, 'forward_idm')['encoder'] for lrn in (with_sg, without)]
+  diff = _norm(jax.tree.map(lambda a, b: a - b, *grads))
+  assert diff > 1e-3 * _norm(grads[1])
+  # the IDM and forward model get the same gradient either way: only the target's path differs
+  g_idm = [_metric_grad(lrn, params, batch, 'forward_idm')['forward_net'] for lrn in (with_sg, without)]
+  for a, b in zip(*(jax.tree.leaves(g) for g in g_idm)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
 def test_bad_loss_options():
