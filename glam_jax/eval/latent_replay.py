@@ -236,7 +236,7 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
         camera.make_rig(env.mj_model, (view,), image_size, image_size, env.mask_geoms)))
   replay, render = compiled[key]
   if learner.reads_state:             # its own program: the decoder runs inside the replay
-    state_key = key + ('state', learner.model_config, dataclasses.astuple(learner.loss_config))
+    state_key = key + ('state', learner.model_config)
     if state_key not in compiled:
       compiled[state_key] = make_state_replayer(env, action_space.env_converter(space, env, normalizer), learner,
                                                 normalizer, space)
