@@ -25,7 +25,8 @@ a 0.995 average near its initialisation).
 
 The policy action decoder is the paper's h(ẑ): `model.decoder_context=True` also feeds it the context c_t
 (an option beyond the paper; measured earlier on lift, CPU preset, 2,000 steps, 100 trials each, with the
-earlier objective: 27 % without, 35 % with).
+earlier objective: 27 % without, 35 % with; with today's objective and joint-target actions, h(ẑ) loses
+0.3-0.75: docs/results/baselines_lift/README.md).
 """
 import ml_collections
 
