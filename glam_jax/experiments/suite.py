@@ -143,7 +143,7 @@ def cells_of(sc, workdir: str) -> list:
   cannot work fails here, before any cell runs."""
   cells = main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
   for cell in cells:
-    task_pipeline.plan(cell.config.copy_and_resolve_references(), cell.directory(workdir))
+    _ = cell.key             # builds the cell's plan (`resolved_configs`): a bad config raises here
   return cells
 
 

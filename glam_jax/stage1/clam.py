@@ -48,14 +48,13 @@ class ClamLossConfig:
   stochastic: bool = False          # sample z from the IDM's Gaussian and add the KL term
   prior_weight: float = 1e-2        # β (stochastic only)
 
+  def __post_init__(self):
+    if self.action_every < 1:
+      raise ValueError(f'loss.action_every must be at least 1, got {self.action_every}')
+
 
 class ClamLearner(latent_action.ModelLearner):
   model_class = ClamModel
-
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
-    if self.loss_config.action_every < 1:
-      raise ValueError(f'loss.action_every must be at least 1, got {self.loss_config.action_every}')
 
   def loss(self, params, batch: dict, rng: jax.Array):
     run, cfg = self.run(params), self.loss_config

@@ -346,7 +346,7 @@ def test_records_are_keyed_by_protocol_and_resolved_configs(tmp_path, fake_pipel
   os.makedirs(tmp_path / 'old')
   with open(tmp_path / 'old' / 'cells.json', 'w') as f:
     json.dump(old, f)
-  with pytest.raises(configs.ConfigError, match='protocol version 1 .*refused|protocol version 1'):
+  with pytest.raises(configs.ConfigError, match='protocol version 1'):
     suite.merge_records(cells, str(tmp_path / 'b'), [str(tmp_path / 'old')], log=lambda m: None)
   assert not os.path.exists(tmp_path / 'b' / 'cells.json')
   # read on its own: its clam_o is today's clam_o_aux, labelled with what it lacks
