@@ -52,3 +52,13 @@ def test_a_method_names_its_sources_and_label_in_the_record():
   assert rec['world_model_steps'] == wc.num_steps and rec['policy_batch'] == pc.batch_size
   with pytest.raises(ValueError, match='source set'):
     methods.Method('x', 'x', learner='clam', world_model_sources='umi')
+
+
+def test_roles_name_the_papers_baselines_and_ablations():
+  # DESIGN.md §2: the paper's baselines, its two ablations; CLAM given the UMI data is not the paper's CLAM
+  assert set(methods.with_role('baseline')) == {'mip', 'clam', 'clam_o', 'lapa', 'lapa_o', 'lawm'}
+  assert set(methods.with_role('ablation')) == {'glam_o_symmetric', 'glam_o_action_on_idm'}
+  assert set(methods.with_role('method')) == {'glam', 'glam_o'}
+  assert set(methods.with_role('stronger_baseline')) == {'clam_aux', 'clam_o_aux'}
+  with pytest.raises(ValueError, match='role'):
+    methods.Method('x', 'x', policy_label='actions', role='favourite')

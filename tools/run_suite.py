@@ -10,8 +10,9 @@ the cells with the same recipe under `<workdir>/data/`. Rerunning the command sk
 resumes unfinished ones and redoes cells whose config changed, so the suite can be run in pieces (stop it
 with Ctrl-C or kill it; `--config.tasks=` picks a subset). A failing cell is recorded and the others go
 on. `--report_only` writes the report of the cells finished so far and runs none. `--jobs=2` runs two
-tasks at once. Writes <workdir>/report.md, results.json, main_table.png, replay.png
-and scaling.png.
+tasks at once. Writes <workdir>/report.md, claims.md (the paper's claims judged from this record alone;
+tools/claims.py gathers every record's into docs/results/claims.md), results.json, main_table.png,
+replay.png and scaling.png.
 
 <workdir>/cells.json records every finished cell with its results: `--merge=OTHER` first takes the
 finished cells of other runs' records (pieces run on other machines, or the committed
@@ -37,7 +38,7 @@ from ml_collections import config_flags  # noqa: E402
 
 from glam_jax import cli, compile_cache  # noqa: E402
 from glam_jax.configs import ConfigError  # noqa: E402
-from glam_jax.experiments import protocol, suite, suite_report, task_pipeline  # noqa: E402
+from glam_jax.experiments import claims, protocol, suite, suite_report, task_pipeline  # noqa: E402
 from glam_jax.experiments.stages import write_json, write_text  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'experiments/configs/suite.py:smoke', 'Suite config and preset.')
@@ -101,8 +102,9 @@ def main(argv):
     suite_report.scaling_chart(results, os.path.join(workdir, 'scaling.png'))
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
   write_text(os.path.join(workdir, 'report.md'), suite_report.markdown(results, command, commit))
+  write_text(os.path.join(workdir, 'claims.md'), claims.markdown(results, workdir, command))
   failed = [n for n, c in results['cells'].items() if c['status'] == 'failed']
-  print(f'wrote {workdir}/report.md, results.json and figures'
+  print(f'wrote {workdir}/report.md, claims.md, results.json and figures'
         + (f'; {len(failed)} cell(s) failed: {", ".join(failed)}' if failed else ''))
   return 1 if failed else 0
 

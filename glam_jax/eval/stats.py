@@ -60,33 +60,31 @@ def rate_summary(successes: int, trials: int, confidence: float = 0.95) -> dict:
           'wilson_low': low, 'wilson_high': high}
 
 
-def power(p1: float, p2: float, n1: int, n2: int, confidence: float = 0.95) -> float:
-  """Probability that a two-sided test at `confidence` (normal approximation, pooled variance under the
-  null) finds p1 != p2 with n1 and n2 trials per arm."""
+def power(p_ref: float, p_other: float, n1: int, n2: int, confidence: float = 0.95) -> float:
+  """Probability that the one-sided test "reference better" at `confidence` (normal approximation of the
+  trials-only verdict, pooled variance under the null) finds it when the rates are p_ref and p_other, with
+  n1 and n2 trials per arm. Near 0 when p_other is above p_ref: the test looks in one direction."""
   if n1 <= 0 or n2 <= 0:
     raise ValueError(f'trials per arm must be positive, got {n1} and {n2}')
-  pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+  pooled = (p_ref * n1 + p_other * n2) / (n1 + n2)
   null_se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-  alt_se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+  alt_se = math.sqrt(p_ref * (1 - p_ref) / n1 + p_other * (1 - p_other) / n2)
   if alt_se == 0:
-    return float(p1 != p2)
-  return NormalDist().cdf((abs(p1 - p2) - z_value(confidence) * null_se) / alt_se)
+    return float(p_ref > p_other)
+  return NormalDist().cdf((p_ref - p_other - z_value(confidence, two_sided=False) * null_se) / alt_se)
 
 
 def detectable_difference(rate: float, n1: int, n2: int, confidence: float = 0.95, target_power: float = 0.8) -> float:
-  """The smallest |p1 - p2| that n1 and n2 trials detect with `target_power`, one arm at `rate` and the
-  other above or below it (whichever needs less); 1.0 when no difference inside [0, 1] is detectable. What a
-  report prints next to each comparison: a difference below it is not a reason to call two methods equal."""
+  """The smallest p_ref - p_other that n1 and n2 trials detect with `target_power` in the direction tested
+  (the other arm below the reference at `rate`), by the one-sided test of `power`; inf when even an other
+  arm at 0 is not enough. What a report prints next to each comparison: a difference below it is not a
+  reason to call two methods equal."""
   if not 0 <= rate <= 1:
     raise ValueError(f'rate must be in [0, 1], got {rate}')
-  best = 1.0
-  for direction in (1, -1):
-    room = 1 - rate if direction > 0 else rate
-    if room <= 0 or power(rate + direction * room, rate, n1, n2, confidence) < target_power:
-      continue
-    lo, hi = 0.0, room                               # power grows with the gap: bisect to 1e-4
-    while hi - lo > 1e-4:
-      mid = (lo + hi) / 2
-      lo, hi = (lo, mid) if power(rate + direction * mid, rate, n1, n2, confidence) >= target_power else (mid, hi)
-    best = min(best, hi)
-  return best
+  if rate == 0 or power(rate, 0.0, n1, n2, confidence) < target_power:
+    return math.inf
+  lo, hi = 0.0, rate                                 # power grows with the gap: bisect to the root
+  while hi - lo > 1e-10:
+    mid = (lo + hi) / 2
+    lo, hi = (lo, mid) if power(rate, rate - mid, n1, n2, confidence) >= target_power else (mid, hi)
+  return hi

@@ -21,8 +21,8 @@ import ml_collections
 
 from glam_jax import configs, methods
 from glam_jax.demos import generate
-from glam_jax.eval import scaling, stats
-from glam_jax.experiments import protocol, task_pipeline
+from glam_jax.eval import scaling
+from glam_jax.experiments import protocol, task_pipeline, verdicts
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json
 
 
@@ -288,13 +288,6 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
   return status
 
 
-def comparison(a: dict, b: dict) -> dict:
-  """Reference arm `a` against arm `b` (pooled success blocks): Newcombe's intervals, trials per arm and
-  the smallest difference those trials detect with 80 % power at the reference's rate."""
-  return {'difference': a['rate'] - b['rate'], **stats.compare(a, b), 'trials': [a['trials'], b['trials']],
-          'detectable_difference': stats.detectable_difference(a['rate'], a['trials'], b['trials'])}
-
-
 def cell_state(cell: Cell, status: dict, workdir: str, version: int | None = None) -> dict:
   """The cell's record in `cells.json`, its status 'earlier seeds or trials' where it finished in its
   directory with other seeds or trials than the config now asks for (a report written before the rest was
@@ -353,7 +346,8 @@ def _scaling(sc, cells: list, status: dict, workdir: str, version: int | None = 
     if not r:
       continue
     e = dict(cell.config.episodes)
-    point = {'target': e['kinova'], 'aux': e.get('umi', 0), 'success': r['success']}
+    point = {'target': e['kinova'], 'aux': e.get('umi', 0), 'success': r['success'], 'seeds': r.get('seeds', []),
+             'cell': cell.name}
     if cell.method == 'mip':
       series['mip'].append(point)
     else:
@@ -363,16 +357,19 @@ def _scaling(sc, cells: list, status: dict, workdir: str, version: int | None = 
         series['glam_o_target'].append(point)
   if not any(series.values()):
     return None
-  as_points = lambda rows, x: [(p[x], p['success']['successes'], p['success']['trials']) for p in rows]
+  as_points = lambda rows, x: [scaling.point(p[x], p['success']['successes'], p['success']['trials'], p['seeds'],
+                                             p['cell']) for p in rows]
   out = {'task': g.task, 'series': series}
   if len(series['glam_o_aux']) > 1 and len(series['glam_o_target']) > 1:
     out['exchange_rate'] = scaling.exchange_rate(as_points(series['glam_o_aux'], 'aux'),
                                                  as_points(series['glam_o_target'], 'target'))
   level = [p for p in series['glam_o_aux'] if p['aux'] == g.full_aux]
   if len(series['mip']) > 1 and level:
-    out['mip_matching'] = {'level': {'target': g.base_target, 'aux': g.full_aux},
-                           **scaling.matching_episodes(as_points(series['mip'], 'target'),
-                                                       as_points(level, 'target')[0])}
+    m = scaling.matching_episodes(as_points(series['mip'], 'target'), as_points(level, 'target')[0])
+    out['mip_matching'] = {'level': {'target': g.base_target, 'aux': g.full_aux}, **m,
+                           'multiple': m['episodes'] / g.base_target,
+                           'multiple_interval': [v / g.base_target for v in m['interval']],
+                           'determined': scaling.determined(m['interval'])}
   return out
 
 
@@ -390,18 +387,17 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
   for task, by_method in main.items():
     ref = by_method.get(sc.reference)
     if ref:
-      comparisons[task] = {m: comparison(ref['success'], r['success']) for m, r in by_method.items()
-                           if m != sc.reference}
+      comparisons[task] = {m: verdicts.comparison(ref, r) for m, r in by_method.items() if m != sc.reference}
   third = {}
   for cell in cells:
     r = cell.section == 'third_source' and _finished(cell, status, workdir, version)
     base = main.get(cell.task, {}).get(sc.reference)
     if r:
-      third[cell.task] = {'with': r['success'], 'without': base and base['success'],
-                          'comparison': base and comparison(r['success'], base['success'])}
+      third[cell.task] = {'with': r['success'], 'without': base and base['success'], 'seeds': r.get('seeds'),
+                          'comparison': base and verdicts.comparison(r, base)}
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
-  return {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
+  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
           'methods': names, 'protocol': {'version': shown, 'text': protocol.HISTORY.get(shown, ''),
                                          'lacks': protocol.LACKS.get(shown, ''),
                                          'renamed': protocol.NAMES_NOW.get(shown, {})},
@@ -409,3 +405,5 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
           'third_source': third,
           'cells': {c.name: {k: v for k, v in cell_state(c, status, workdir, version).items() if k != 'results'}
                     for c in cells}}
+  verdicts.adjust(out)
+  return out

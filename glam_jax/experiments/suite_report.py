@@ -8,28 +8,48 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from glam_jax import viz
-from glam_jax.eval import report
+from glam_jax.eval import report, scaling
+from glam_jax.experiments import verdicts
 
 PALETTE = ((66, 114, 196), (237, 125, 49), (112, 173, 71), (165, 165, 165), (255, 192, 0), (91, 155, 213),
            (158, 72, 14), (99, 99, 99), (38, 68, 120), (67, 104, 43))
 
 
-def main_table_chart(results: dict, path: str, height: int = 440) -> np.ndarray:
-  """Grouped bars: one group per task, one bar per method (legend on top), 95 % Wilson error bars."""
+def seed_count(results: dict, name: str) -> str:
+  """'3 seeds', or '1-3 seeds' where the method's cells differ."""
+  n = sorted({len(by[name].get('seeds') or []) for by in results['main'].values() if name in by})
+  return '' if not n else f'{n[0]} seed' + ('s' if n[-1] > 1 else '') if len(n) == 1 else f'{n[0]}-{n[-1]} seeds'
+
+
+def seed_dots(draw, cx: int, rates, y_of, radius: int = 3) -> None:
+  """Each seed's rate as an open circle over its pooled bar, spread sideways where seeds tie."""
+  for i, r in enumerate(rates):
+    x = cx + (i - (len(rates) - 1) / 2) * (radius + 1)
+    y = y_of(r)
+    draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=(0, 0, 0), fill=(255, 255, 255))
+
+
+def main_table_chart(results: dict, path: str, height: int = 460) -> np.ndarray:
+  """Grouped bars: one group per task, one bar per method (legend on top with each method's seed count),
+  the pooled rate with its 95 % Wilson error bar and each seed's rate as a dot."""
   tasks = [t for t in results['tasks'] if t in results['main']]
   names = results['methods']
   if not tasks:
     raise ValueError('no finished main-table cell to draw')
   width = max(640, 90 + len(tasks) * (30 + 22 * len(names)))
+  per_row = max(1, min(len(names), (width - 88) // 170))
+  legend_rows = -(-len(names) // per_row)
   img = Image.new('RGB', (width, height), (255, 255, 255))
   draw = ImageDraw.Draw(img)
   font, title_font = report.font(13), report.font(16)
-  box = (64, 70, width - 24, height - 50)
-  y_of = report.rate_axes(draw, box, 'success rate per task (95 % Wilson interval)', font, title_font)
+  box = (64, 50 + 18 * legend_rows, width - 24, height - 50)
+  y_of = report.rate_axes(draw, box, 'success per task: pooled rate, 95 % Wilson interval, o each seed', font,
+                          title_font)
   for i, name in enumerate(names):                       # legend
-    x = 64 + i * ((width - 88) // len(names))
-    draw.rectangle([x, 34, x + 12, 46], fill=PALETTE[i % len(PALETTE)])
-    draw.text((x + 16, 40), name, fill=report.TEXT_COLOUR, font=font, anchor='lm')
+    x, y = 64 + (i % per_row) * ((width - 88) // per_row), 34 + 18 * (i // per_row)
+    draw.rectangle([x, y, x + 12, y + 12], fill=PALETTE[i % len(PALETTE)])
+    draw.text((x + 16, y + 6), f'{name} ({seed_count(results, name)})', fill=report.TEXT_COLOUR, font=font,
+              anchor='lm')
   slot = (box[2] - box[0]) / len(tasks)
   bar = max(3, int(slot * 0.8 / len(names)))
   for j, task in enumerate(tasks):
@@ -44,6 +64,8 @@ def main_table_chart(results: dict, path: str, height: int = 440) -> np.ndarray:
         draw.rectangle([x, y_of(s['rate']), x + bar - 2, box[3]], fill=PALETTE[i % len(PALETTE)])
       cx = x + (bar - 2) // 2
       draw.line([(cx, y_of(s['wilson_high'])), (cx, y_of(s['wilson_low']))], fill=report.ERROR_COLOUR, width=2)
+      if len(m.get('seeds') or []) > 1:
+        seed_dots(draw, cx, m['seeds'], y_of)
     draw.text((box[0] + (j + 0.5) * slot, box[3] + 10), task, fill=report.TEXT_COLOUR, font=font, anchor='ma')
   out = np.asarray(img)
   viz.save_png(path, out)
@@ -51,94 +73,106 @@ def main_table_chart(results: dict, path: str, height: int = 440) -> np.ndarray:
 
 
 def replay_rows(results: dict) -> tuple:
-  """(row labels 'method', column labels 'task: source->target', rates with NaN where not run)."""
+  """(row labels 'method', column labels 'task: source->target', blocks: success blocks, None where not run)."""
   rows = [m for m in results['methods'] if any('replay' in results['main'][t].get(m, {}) for t in results['main'])]
   cols = sorted({(t, pair) for t, by in results['main'].items() for m in by.values() for pair in m.get('replay', {})},
                 key=lambda tp: (results['tasks'].index(tp[0]), tp[1]))
-  rates = np.full((len(rows), len(cols)), np.nan)
-  for i, m in enumerate(rows):
-    for j, (t, pair) in enumerate(cols):
-      r = results['main'][t].get(m, {}).get('replay', {}).get(pair)
-      if r:
-        rates[i, j] = r['rate']
-  return rows, [f'{t}: {p}' for t, p in cols], rates
+  blocks = [[results['main'][t].get(m, {}).get('replay', {}).get(pair) for t, pair in cols] for m in rows]
+  return rows, [f'{t}: {p}' for t, p in cols], blocks
 
 
-def replay_heatmap(results: dict, path: str, cell: int = 56) -> np.ndarray | None:
-  """Latent-replay success per method (rows) and task/source pair (columns), white 0 to blue 1, the rate
-  written in each cell; grey where not run. None (no file) when no method was replayed."""
-  rows, cols, rates = replay_rows(results)
+def replay_heatmap(results: dict, path: str, cell: tuple = (84, 60)) -> np.ndarray | None:
+  """Latent-replay success per method (rows) and task/source pair (columns), white 0 to blue 1; in each
+  cell the rate, k/n and the 95 % Wilson interval; grey where not run. None (no file) when no method was
+  replayed."""
+  rows, cols, blocks = replay_rows(results)
   if not rows:
     return None
-  left, top = 120, 40
-  title, title_font = 'latent replay success on the Kinova', report.font(16)
-  width = max(left + cell * len(cols) + 20, int(title_font.getlength(title)) + 16)   # a few columns: the title's
-  img = Image.new('RGB', (width, top + cell * len(rows) + 170), (255, 255, 255))
+  cw, ch = cell
+  left, top = 150, 40
+  title, title_font = 'latent replay success on the Kinova: rate, k/n, 95 % Wilson', report.font(16)
+  width = max(left + cw * len(cols) + 20, int(title_font.getlength(title)) + 16)   # a few columns: the title's
+  img = Image.new('RGB', (width, top + ch * len(rows) + 170), (255, 255, 255))
   draw = ImageDraw.Draw(img)
-  font = report.font(12)
+  font, small = report.font(12), report.font(10)
   draw.text((8, 8), title, fill=report.TEXT_COLOUR, font=title_font)
   blue = np.array(PALETTE[0])
   for i, name in enumerate(rows):
-    draw.text((left - 6, top + (i + 0.5) * cell), name, fill=report.TEXT_COLOUR, font=font, anchor='rm')
-    for j in range(len(cols)):
-      r = rates[i, j]
-      colour = (200, 200, 200) if np.isnan(r) else tuple(int(v) for v in 255 + r * (blue - 255))
-      box = [left + j * cell, top + i * cell, left + (j + 1) * cell - 2, top + (i + 1) * cell - 2]
-      draw.rectangle(box, fill=colour)
-      if not np.isnan(r):
-        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), f'{r:.2f}',
-                  fill=(255, 255, 255) if r > 0.6 else report.TEXT_COLOUR, font=font, anchor='mm')
-  base = top + cell * len(rows) + 6
+    draw.text((left - 6, top + (i + 0.5) * ch), name, fill=report.TEXT_COLOUR, font=font, anchor='rm')
+    for j, b in enumerate(blocks[i]):
+      box = [left + j * cw, top + i * ch, left + (j + 1) * cw - 2, top + (i + 1) * ch - 2]
+      if b is None:
+        draw.rectangle(box, fill=(200, 200, 200))
+        continue
+      s = report.success_block(name, {'success': b})
+      draw.rectangle(box, fill=tuple(int(v) for v in 255 + s['rate'] * (blue - 255)))
+      ink = (255, 255, 255) if s['rate'] > 0.6 else report.TEXT_COLOUR
+      cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+      draw.text((cx, cy - 15), f"{s['rate']:.2f}", fill=ink, font=font, anchor='mm')
+      draw.text((cx, cy), f"{int(s['successes'])}/{int(s['trials'])}", fill=ink, font=small, anchor='mm')
+      draw.text((cx, cy + 14), f"[{s['wilson_low']:.2f}, {s['wilson_high']:.2f}]", fill=ink, font=small, anchor='mm')
+  base = top + ch * len(rows) + 6
   for j, label in enumerate(cols):                    # column labels written downwards, one char wide
     txt = Image.new('RGB', (160, 16), (255, 255, 255))
     ImageDraw.Draw(txt).text((0, 0), label, fill=report.TEXT_COLOUR, font=font)
-    img.paste(txt.rotate(-90, expand=True), (left + j * cell + cell // 2 - 8, base))
+    img.paste(txt.rotate(-90, expand=True), (left + j * cw + cw // 2 - 8, base))
   out = np.asarray(img)
   viz.save_png(path, out)
   return out
 
 
-def scaling_series(results: dict) -> list:
-  """[(label, [(x, success block)])]: MIP and GLAM-O against target episodes, and GLAM-O against
-  base_target + auxiliary episodes (on the same axis: where one auxiliary episode would be worth one
-  target episode, that curve lies on the target one)."""
+def scaling_panels(results: dict) -> list:
+  """[(x label, [(series label, [(x, point)])])], one meaning of x per panel: target episodes (MIP on
+  target alone, GLAM-O with the full UMI set) and UMI episodes (GLAM-O at the base target count). A point
+  is a scaling series entry (its `success` block and per-seed rates `seeds`)."""
   sc = results['scaling']
   s = sc['series']
   base = s['glam_o_aux'][0]['target'] if s['glam_o_aux'] else 0
   full = s['glam_o_target'][0]['aux'] if s['glam_o_target'] else 0
-  rows = [('MIP, target only', [(p['target'], p['success']) for p in s['mip']]),
-          (f'GLAM-O, target + {full} UMI', [(p['target'], p['success']) for p in s['glam_o_target']]),
-          (f'GLAM-O, {base} target + (x - {base}) UMI', [(base + p['aux'], p['success']) for p in s['glam_o_aux']])]
-  return [(label, sorted(pts, key=lambda p: p[0])) for label, pts in rows if pts]
+  by = lambda rows, x: sorted(((p[x], p) for p in rows), key=lambda xp: xp[0])
+  panels = [('target episodes', [('MIP, target only', by(s['mip'], 'target')),
+                                 (f'GLAM-O, target + {full} UMI', by(s['glam_o_target'], 'target'))]),
+            ('UMI episodes', [(f'GLAM-O, {base} target + UMI', by(s['glam_o_aux'], 'aux'))])]
+  return [(x, [(label, pts) for label, pts in series if pts]) for x, series in panels
+          if any(pts for _, pts in series)]
 
 
-def scaling_chart(results: dict, path: str, size: tuple = (640, 440)) -> np.ndarray:
-  """Success against episodes for each scaling series, 95 % Wilson error bars."""
-  series = scaling_series(results)
-  width, height = size
-  img = Image.new('RGB', size, (255, 255, 255))
+def scaling_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.ndarray:
+  """Success against episodes, one panel per meaning of x: each point's pooled rate with its 95 % Wilson
+  error bar, each seed's rate as a dot where a point has several."""
+  panels = scaling_panels(results)
+  pw, height = panel
+  img = Image.new('RGB', (pw * len(panels), height), (255, 255, 255))
   draw = ImageDraw.Draw(img)
   font = report.font(13)
-  box = (64, 90, width - 24, height - 50)
-  y_of = report.rate_axes(draw, box, f"data scaling on {results['scaling']['task']} (95 % Wilson interval)", font,
-               report.font(16))
-  xs = [x for _, pts in series for x, _ in pts]
-  lo, hi = min(xs), max(xs)
-  x_of = lambda x: int(box[0] + 20 + (x - lo) / max(hi - lo, 1) * (box[2] - box[0] - 40))
-  for x in sorted(set(xs)):
-    draw.text((x_of(x), box[3] + 8), str(x), fill=report.TEXT_COLOUR, font=font, anchor='ma')
-  draw.text(((box[0] + box[2]) / 2, box[3] + 28), 'episodes (x)', fill=report.TEXT_COLOUR, font=font, anchor='ma')
-  for i, (label, pts) in enumerate(series):
-    colour = PALETTE[i % len(PALETTE)]
-    draw.rectangle([70, 34 + 18 * i, 82, 46 + 18 * i], fill=colour)
-    draw.text((88, 40 + 18 * i), label, fill=report.TEXT_COLOUR, font=font, anchor='lm')
-    shift = (i - 1) * 4                                   # error bars of equal x side by side
-    line = [(x_of(x) + shift, y_of(s['rate'])) for x, s in pts]
-    if len(line) > 1:
-      draw.line(line, fill=colour, width=3)
-    for (x, s), (px, py) in zip(pts, line):
-      draw.line([(px, y_of(s['wilson_high'])), (px, y_of(s['wilson_low']))], fill=colour, width=1)
-      draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
+  colour_of = {}
+  for k, (xlabel, series) in enumerate(panels):
+    x0 = k * pw
+    box = (x0 + 64, 90, x0 + pw - 24, height - 50)
+    title = f"data scaling on {results['scaling']['task']}" if k == 0 else ''
+    y_of = report.rate_axes(draw, box, title, font, report.font(16))
+    xs = [x for _, pts in series for x, _ in pts]
+    lo, hi = min(xs), max(xs)
+    x_of = lambda x: int(box[0] + 20 + (x - lo) / max(hi - lo, 1) * (box[2] - box[0] - 40))
+    for x in sorted(set(xs)):
+      draw.text((x_of(x), box[3] + 8), str(x), fill=report.TEXT_COLOUR, font=font, anchor='ma')
+    draw.text(((box[0] + box[2]) / 2, box[3] + 28), xlabel, fill=report.TEXT_COLOUR, font=font, anchor='ma')
+    for i, (label, pts) in enumerate(series):
+      colour = colour_of.setdefault(label, PALETTE[len(colour_of) % len(PALETTE)])
+      draw.rectangle([box[0] + 6, 34 + 18 * i, box[0] + 18, 46 + 18 * i], fill=colour)
+      seeds = sorted({len(p.get('seeds') or []) for _, p in pts})
+      draw.text((box[0] + 24, 40 + 18 * i), f"{label} ({'-'.join(map(str, dict.fromkeys([seeds[0], seeds[-1]])))} "
+                f"seed{'s' if seeds[-1] > 1 else ''})", fill=report.TEXT_COLOUR, font=font, anchor='lm')
+      shift = (i - (len(series) - 1) / 2) * 8             # error bars of equal x side by side
+      line = [(x_of(x) + shift, y_of(p['success']['rate'])) for x, p in pts]
+      if len(line) > 1:
+        draw.line(line, fill=colour, width=3)
+      for (x, p), (px, py) in zip(pts, line):
+        s = p['success']
+        draw.line([(px, y_of(s['wilson_high'])), (px, y_of(s['wilson_low']))], fill=colour, width=1)
+        draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
+        if len(p.get('seeds') or []) > 1:
+          seed_dots(draw, int(px), p['seeds'], y_of)
   out = np.asarray(img)
   viz.save_png(path, out)
   return out
@@ -174,6 +208,66 @@ def time_lines(cells: dict) -> list:
     lines += ['', f'Left: {len(left)} cells; {len(known)} of them, at the mean time of the finished cells of their '
               f'section and method (last runs), about {hours:.1f} h'
               + (f'; {len(left) - len(known)} with no finished cell to go by.' if len(known) < len(left) else '.')]
+  return lines
+
+
+def comparison_lines(results: dict) -> list:
+  """The reference against each method: the verdict that counts seeds (Welch over per-seed rates, Holm over
+  the record's family), then the paper's protocol, which counts trials only (Newcombe)."""
+  fmt, interval, ref = report.num, report.interval, results['reference']
+  fam = results.get('family', {})
+  lines = ['', f'## {ref} against each method', '',
+           f"**Counting seeds** (the verdict): Welch's t over the per-seed success rates, one-sided (is {ref} "
+           f"better, decided before the runs), Holm-adjusted over the {fam.get('tests', 0)} one-sided verdicts this "
+           f"report prints (main table and third source); \"better\" when the adjusted p is below "
+           f"{fam.get('alpha', 0.05)}, \"not shown\" otherwise, \"not testable\" with fewer than two seeds in an arm. "
+           'Every seed is evaluated on the same placements, so their difficulty is common to all per-seed rates '
+           'and the test is paired over placements. At 3 seeds against 3 the test has little power: "detectable" '
+           'is the difference it finds with 80 % power (one-sided 5 %, before the correction) at the seeds\' '
+           'spread, and the exact permutation p over seed labels cannot go below 0.05.', '',
+           "**Counting trials only** (the paper's protocol): Newcombe's interval of the pooled rates and its one-"
+           'sided 95 % verdict, with the difference the trials detect one-sided in the direction tested. It treats '
+           'every episode as independent, which the seeds do not bear out (see "Seed-to-seed variance").', '',
+           '| task | method | p_ref − p | seeds | Welch 95 % | p | Holm p | permutation p | detectable (seeds) | '
+           f'{ref} better? | Newcombe 95 % (trials) | trials | detectable (trials) | better by trials? |',
+           '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+  for t, by in results['comparisons'].items():
+    for m, c in by.items():
+      sd = c['seeds']
+      w = sd.get('welch')
+      lines.append(f"| {t} | {m} | {fmt(c['difference'], '+.3f')} | {sd['n'][0]}, {sd['n'][1]} | "
+                   f"{interval(*w['interval']) if w else '–'} | {fmt(sd['p'], '.3f')} | {fmt(sd.get('holm_p'), '.3f')} | "
+                   f"{fmt(sd['permutation_p'], '.3f')} | {fmt(sd.get('detectable'), '.3f')} | **{sd.get('verdict', '–')}** | "
+                   f"{interval(*c['newcombe_two_sided'])} | {c['trials'][0]}, {c['trials'][1]} | "
+                   f"{fmt(c['detectable_difference'], '.3f')} | {'yes' if report.verdict(c) else 'no'} |")
+  across = results.get('across_tasks') or {}
+  if across:
+    lines += ['', f"The paper's own test, for comparability: a paired t over tasks of {ref}'s and the method's "
+              'pooled rates, one-sided, not corrected; every task counts once however many trials it has.', '',
+              f'| method | tasks | mean p_ref − p | t | one-sided p |', '|---|---|---|---|---|']
+    for m, a in across.items():
+      lines.append(f"| {m} | {', '.join(a['task_names'])} | {fmt(a['difference'], '+.3f')} | {fmt(a['t'], '.2f')} | "
+                   f"{fmt(a['p_one_sided'], '.3f')} |")
+  return lines + seed_variance_lines(results)
+
+
+def seed_variance_lines(results: dict) -> list:
+  """Each cell's seeds: do they share one success rate (Pearson's chi-square), and by how much the spread
+  of their rates exceeds what their trials give (the dispersion, 1 when it does not)."""
+  summary = verdicts.dispersion_summary(results)
+  if not summary:
+    return []
+  fmt = report.num
+  lines = ['', '## Seed-to-seed variance', '',
+           f"Over the {summary['cells']} cells with several seeds and some spread, the per-seed rates vary "
+           f"{summary['median_dispersion']:.1f} times (median) as much as independent trials would make them; "
+           f"{summary['rejected']} cells reject one common rate across their seeds (chi-square, 5 %, uncorrected). "
+           'This is why the verdicts count seeds.', '',
+           '| task | method | per-seed rates | dispersion | chi-square p |', '|---|---|---|---|---|']
+  for t, by in results['homogeneity'].items():
+    for m, h in by.items():
+      rates = ', '.join(f'{r:.2f}' for r in results['main'][t][m]['seeds'])
+      lines.append(f"| {t} | {m} | {rates} | {fmt(h['dispersion'], '.2f')} | {fmt(h['p'], '.3f')} |")
   return lines
 
 
@@ -215,19 +309,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
     lines += ['', f"No method succeeded on {', '.join(floor)}: at this preset's sizes the task is not learned, "
               'so the comparisons there cannot separate the methods.']
   if results['comparisons']:
-    lines += ['', f'## {ref} against each method', '',
-              "p_ref − p_other with Newcombe's interval (method 10); trials per arm; the smallest difference "
-              f"those trials detect with 80 % power at {ref}'s rate (two-sided 5 %): where the interval holds zero, "
-              f'a true difference below that size is still likely. "{ref} better" is the one-sided test (is the '
-              'reference better, decided before the runs): yes when the one-sided 95 % lower bound is above 0; the '
-              'two-sided interval can then still hold zero (a difference in either direction is not shown).', '',
-              '| task | method | p_ref − p | 95 % two-sided | one-sided low | trials (ref, other) | detectable | '
-              f'{ref} better (one-sided 95 %)? |', '|---|---|---|---|---|---|---|---|']
-    for t, by in results['comparisons'].items():
-      for m, c in by.items():
-        lines.append(f"| {t} | {m} | {fmt(c['difference'], '+.3f')} | {interval(*c['newcombe_two_sided'])} | "
-                     f"{fmt(c['newcombe_one_sided_low'], '+.3f')} | {c['trials'][0]}, {c['trials'][1]} | "
-                     f"{fmt(c['detectable_difference'], '.3f')} | {'yes' if report.verdict(c) else 'no'} |")
+    lines += comparison_lines(results)
   lines += ['', '## Smoothness', '', 'End-effector speed profile up to the first success, mean over valid '
             'episodes: LDLJ and SPARC closer to 0 and a lower FFT score are smoother. "valid" counts arm-episodes '
             '(one per arm: two per episode on a bimanual task) whose profile the measures accept.', '',
@@ -257,27 +339,39 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
         lines.append(f"| {name} | {p['target']} | {p['aux']} | {s['successes']}/{s['trials']} | "
                      f"{interval(s['wilson_low'], s['wilson_high'], '.2f')} |")
     ex = sc.get('exchange_rate')
+    seeds_note = lambda r: (f"{r['points_with_seeds']} of its {r['points']} points have several seeds; the others' "
+                            'draws hold trial noise only' if r['points_with_seeds'] < r['points']
+                            else 'every point has several seeds, their spread is in the interval')
+    verdict = lambda r: ('' if r['determined'] else ' **Not determined**: the interval is unbounded or spans '
+                         f'more than {scaling.SPAN:.0f}-fold.')
     if ex:
       lines += ['', f"UMI episodes that buy one target episode (slope with target episodes / slope with UMI "
                 f"episodes): **{unbounded(ex['aux_per_target'])}**, 95 % bootstrap interval "
-                f"[{unbounded(ex['interval'][0])}, {unbounded(ex['interval'][1])}] ({ex['draws']} draws; in {ex['unbounded_fraction']:.0%} of "
-                'them more UMI data did not help).']
+                f"[{unbounded(ex['interval'][0])}, {unbounded(ex['interval'][1])}] ({ex['draws']} draws, the point "
+                f"both curves share drawn once; in {ex['unbounded_fraction']:.0%} of them more UMI data did not help; "
+                f"{seeds_note(ex)}).{verdict(ex)}"]
     mm = sc.get('mip_matching')
     if mm:
       lv = mm['level']
       lines += ['', f"Target episodes MIP needs to match GLAM-O with {lv['target']} target + {lv['aux']} UMI: "
                 f"**{fmt(mm['episodes'], '.0f')}**, 95 % bootstrap interval {interval(*mm['interval'], '.0f')} "
                 f"(the level lies inside MIP's measured range in {mm['in_range_fraction']:.0%} of draws; n/a: "
-                'beyond it).']
+                f"beyond it; {seeds_note(mm)}).{verdict(mm)}"]
   if results.get('third_source'):
     lines += ['', '## Third source', '', f'{ref} trained on target + UMI + UR5e against target + UMI (the main '
-              'table\'s cell).', '', '| task | + UR5e k/n | target + UMI k/n | difference | 95 % Newcombe |',
-              '|---|---|---|---|---|']
+              'table\'s cell), in the same family of verdicts as the main table.', '',
+              '| task | + UR5e k/n | target + UMI k/n | difference | seeds | Welch 95 % | Holm p | better (seeds)? | '
+              '95 % Newcombe (trials only) |', '|---|---|---|---|---|---|---|---|---|']
     for t, r in results['third_source'].items():
       w, wo, c = r['with'], r['without'], r['comparison']
-      lines.append(f"| {t} | {w['successes']}/{w['trials']} | "
-                   + (f"{wo['successes']}/{wo['trials']} | {fmt(c['difference'], '+.3f')} | "
-                      f"{interval(*c['newcombe_two_sided'])} |" if wo else '– | – | – |'))
+      if not wo:
+        lines.append(f"| {t} | {w['successes']}/{w['trials']} | – | – | – | – | – | – | – |")
+        continue
+      sd = c['seeds']
+      lines.append(f"| {t} | {w['successes']}/{w['trials']} | {wo['successes']}/{wo['trials']} | "
+                   f"{fmt(c['difference'], '+.3f')} | {sd['n'][0]}, {sd['n'][1]} | "
+                   f"{interval(*sd['welch']['interval']) if sd['welch'] else '–'} | {fmt(sd.get('holm_p'), '.3f')} | "
+                   f"{sd['verdict']} | {interval(*c['newcombe_two_sided'])} |")
   bad = {n: c for n, c in results['cells'].items() if c['status'] != 'done'}
   lines += ['', '## Cells', '', f"{len(results['cells']) - len(bad)} of {len(results['cells'])} cells finished."]
   for n, c in bad.items():

@@ -1,5 +1,6 @@
 """Wilson and Newcombe intervals against values computed independently here and published examples."""
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -55,15 +56,21 @@ def test_mean_std_and_bad_input():
   assert r['rate'] == 0.75 and r['wilson_low'] < 0.75 < r['wilson_high']
 
 
-def test_power_and_detectable_difference():
-  # the textbook figure: 100 trials per arm detect 0.5 against ~0.7 with 80 % power (2.8 * sqrt(0.5 / 100))
-  assert stats.detectable_difference(0.5, 100, 100) == pytest.approx(0.198, abs=0.01)
-  assert stats.power(0.6, 0.4, 100, 100) == pytest.approx(0.81, abs=0.02)
+def test_power_and_detectable_difference_look_in_the_direction_tested():
+  # one-sided z-test by hand: 0.6 against 0.4, 100 trials each, pooled null 0.5
+  null_se, alt_se = math.sqrt(0.25 * 0.02), math.sqrt(0.24 / 100 * 2)
+  hand = NormalDist().cdf((0.2 - 1.6448536269514722 * null_se) / alt_se)
+  assert stats.power(0.6, 0.4, 100, 100) == pytest.approx(hand, rel=1e-9)
+  assert stats.power(0.4, 0.6, 100, 100) < 0.01                       # the other direction is not tested
   d = stats.detectable_difference(0.5, 100, 100)
-  assert stats.power(0.5 + d, 0.5, 100, 100) >= 0.8 > stats.power(0.5 + d - 0.01, 0.5, 100, 100)
+  assert stats.power(0.5, 0.5 - d, 100, 100) == pytest.approx(0.8, abs=1e-6)   # the root, not a bracket end
+  # one-sided needs less than the two-sided textbook 0.198 (2.8 * sqrt(0.5 / 100)): about 2.49 * 0.0707
+  assert 0.16 < d < 0.19
   sizes = [stats.detectable_difference(0.6, n, n) for n in (30, 100, 300, 1000)]
-  assert sizes == sorted(sizes, reverse=True) and sizes[-1] < 0.07     # more trials, smaller differences
-  assert stats.detectable_difference(0.5, 2, 2) == 1.0                 # two trials detect nothing
-  assert stats.detectable_difference(0.0, 100, 100) < 0.1              # from 0 only upwards
+  assert sizes == sorted(sizes, reverse=True)
+  # only downwards from the reference: at 0.05 nothing below it is detectable with 100 trials
+  assert stats.detectable_difference(0.05, 100, 100) == math.inf
+  assert stats.detectable_difference(0.0, 100, 100) == math.inf
+  assert stats.detectable_difference(0.5, 2, 2) == math.inf
   with pytest.raises(ValueError, match='trials per arm must be positive'):
     stats.power(0.5, 0.5, 0, 10)

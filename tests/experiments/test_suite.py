@@ -121,10 +121,14 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   chart = suite_report.main_table_chart(results, str(tmp_path / 'main.png'))
   assert Image.open(tmp_path / 'main.png').size == (chart.shape[1], chart.shape[0])
   heat = suite_report.replay_heatmap(results, str(tmp_path / 'replay.png'))
-  rows, cols, rates = suite_report.replay_rows(results)
-  assert rows == ['glam_o'] and len(cols) == 5 and np.all(np.isfinite(rates)) and heat is not None
+  rows, cols, blocks = suite_report.replay_rows(results)
+  assert rows == ['glam_o'] and len(cols) == 5 and all(b is not None for b in blocks[0]) and heat is not None
   suite_report.scaling_chart(results, str(tmp_path / 'scaling.png'))
-  assert [len(p) for _, p in suite_report.scaling_series(results)] == [3, 3, 3]
+  # one meaning of x per panel: target episodes (MIP; GLAM-O with all UMI), UMI episodes (GLAM-O at 6 target)
+  panels = suite_report.scaling_panels(results)
+  assert [x for x, _ in panels] == ['target episodes', 'UMI episodes']
+  assert [[x for x, _ in pts] for _, pts in panels[0][1]] == [[6, 9, 12], [6, 9, 12]]
+  assert [x for x, _ in panels[1][1][0][1]] == [0, 6, 12]
 
   # a rerun skips the finished cells and retries the failed one
   del fake_pipeline[:]
@@ -228,7 +232,7 @@ def test_scaling_points_take_their_own_seeds_and_share_the_main_cells_run(tmp_pa
   # the point that is the main table's recipe is another config (its seeds) in the same run directory
   main, point = [c for c in cells if c.name in ('main/stack_two/glam_o', 'scaling/stack_two/glam_o/k6-u6')]
   assert main.key != point.key and main.directory(str(tmp_path)) == point.directory(str(tmp_path))
-  assert configs.load('suite', 'cpu').scaling.seeds == (0,) and configs.load('suite', 'paper').scaling.seeds == ()
+  assert configs.load('suite', 'cpu').scaling.seeds == () and configs.load('suite', 'paper').scaling.seeds == ()
 
 
 def test_report_of_a_suite_run_in_pieces(tmp_path, fake_pipeline):
