@@ -244,6 +244,7 @@ def index(records: list, command: str) -> str:
     lines += ['', f'## {name}', '', '| record | protocol | commits | verdict | why |', '|---|---|---|---|---|']
     for path, p, cs in judged:
       c = cs[i]
-      lines.append(f"| [{path}]({path}/claims.md) | {p['version']} | {', '.join(p['commits']) or '–'} | "
+      commits = p['commits'][0] if len(p['commits']) == 1 else f"{len(p['commits'])}, listed in its page"
+      lines.append(f"| [{path}]({path}/claims.md) | {p['version']} | {commits if p['commits'] else '–'} | "
                    f"**{c['verdict']}** | {c['why']} |")
   return '\n'.join(lines) + '\n'
