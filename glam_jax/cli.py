@@ -11,6 +11,7 @@ import sys
 
 from absl import app, flags
 
+from glam_jax import allocator
 from glam_jax.configs import ConfigError
 
 PARSE_ERRORS = (flags.Error, ValueError, KeyError, AttributeError, TypeError)
@@ -37,7 +38,9 @@ def _parse(argv):
 
 
 def run(main) -> None:
-  """`absl.app.run(main)` with config errors reported in one line."""
+  """`absl.app.run(main)` with config errors reported in one line, freed memory kept in the process
+  (glam_jax/allocator.py)."""
+  allocator.keep_freed_memory()
   def checked(argv):
     try:
       return main(argv)

@@ -106,13 +106,15 @@ def peaks(mesh, data, batch: int, image_shape, conv_features) -> dict:
 
 
 def build(config, tmp: str):
-  """(learner, train pipeline config) of a world-model config or of a policy config that regresses actions."""
+  """(learner, train pipeline config) of a world-model config or of a policy config (a latent one relabels its
+  data with `world_model_dir` first)."""
   if 'learner' in config:
     learner, train, _ = stage1.build(config)
     return learner, train
-  if config.label != 'actions':
-    raise ValueError(f'the {config.method} policy regresses {config.label}, which first needs a trained world '
-                     'model to relabel the data: bench a policy config of mip (same network, actions directly)')
+  if config.label == 'latents' and not config.world_model_dir:
+    raise ValueError(f'the {config.method} policy regresses latents, which first needs a trained world model to '
+                     'relabel the data: give --config.world_model_dir and --data_dir, or bench a policy config of '
+                     'mip (same network, actions directly)')
   learner, train, _ = stage2.prepare(config, os.path.join(tmp, 'policy'), progress=False)
   return learner, train
 

@@ -80,7 +80,9 @@ def get_config(arg: str = 'lift,glam_o') -> ml_collections.ConfigDict:
   add_training_loop(c, cpu='cpu' in opts)
   c.optimizer.ema_rate = 0.995
   if 'cpu' in opts:
-    c.model.update(encoder_features=(8, 16, 32, 32), encoder_dim=128)
+    # the action decoder as wide as the cpu world model's (width 128; 256 at paper size, as here): applied to
+    # every step of both chunks, at 256 it took more than half the latent policy's step (tools/bench_train.py)
+    c.model.update(encoder_features=(8, 16, 32, 32), encoder_dim=128, decoder_width=128)
     c.num_steps = 4000
     if pretrain:
       c.lawm.future_frames = 4

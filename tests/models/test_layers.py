@@ -33,3 +33,28 @@ def test_upconv_equals_flax_conv_transpose():
   grads = jax.grad(loss(mine), argnums=(0, 1))(params, x)
   for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(jax.grad(loss(ref), argnums=(0, 1))(params, x))):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_downconv_equals_flax_strided_conv():
+  import flax.linen as nn
+  ref = nn.Conv(7, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
+  for shape in ((3, 8, 6, 5), (2, 7, 5, 3)):                          # even (blocks) and odd (strided) sizes
+    x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    params = ref.init(jax.random.PRNGKey(1), x)
+    mine = layers.DownConv(7)
+    assert jax.tree.map(jnp.shape, mine.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, params)
+    np.testing.assert_allclose(mine.init(jax.random.PRNGKey(1), x)['params']['kernel'], params['params']['kernel'])
+    params = jax.tree.map(lambda p: p + 0.1, params)
+    np.testing.assert_allclose(mine.apply(params, x), ref.apply(params, x), atol=2e-5)
+    loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))
+    grads = jax.grad(loss(mine), argnums=(0, 1))(params, x)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(jax.grad(loss(ref), argnums=(0, 1))(params, x))):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_encoder_keeps_the_parameter_names_of_flax_convs():
+  # checkpoints written before DownConv restore: the same tree as nn.Conv layers named Conv_i
+  enc = layers.ConvEncoder((4, 8), 16)
+  tree = jax.tree.map(jnp.shape, enc.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 16, 3))))['params']
+  assert tree == {'Conv_0': {'kernel': (4, 4, 3, 4), 'bias': (4,)}, 'Conv_1': {'kernel': (4, 4, 4, 8), 'bias': (8,)},
+                  'Dense_0': {'kernel': (128, 16), 'bias': (16,)}}
