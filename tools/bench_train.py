@@ -5,8 +5,9 @@ much of a step waits for data.
   python tools/bench_train.py --config=experiments/configs/policy.py:lift,mip,cpu
   python tools/bench_train.py --peer=clam|mip [--batches=64,256]
 
-`--config` takes a world-model config or a policy config whose policy regresses actions (mip: a latent
-policy first needs a trained world model to relabel with). Paper sizes by default (64x64 images from both
+`--config` takes a world-model config or a policy config: one that regresses actions (mip), LAWM's
+pre-training (`lift,lawm,cpu,pretrain`), or a latent one with `--config.world_model_dir` (a trained world
+model of that method, to relabel `--data_dir` with first). Paper sizes by default (64x64 images from both
 views, batch 256, Table 2 networks). Without --data_dir it first writes synthetic lift-sized datasets (random
 images) to a temporary directory. In one run it measures (1) the compiled step alone, fed the same
 on-device batch: the compute-bound baseline, its FLOPs (XLA's cost analysis) and their rate as a fraction of
@@ -160,7 +161,8 @@ def print_flops(step_flops: float, rate: float, measured: dict) -> None:
 def conv_peaks(mesh, learner, batch: int) -> dict:
   """The matmul peak and, for a model with a conv encoder, its conv layers' peaks at this batch."""
   data = sharding.batch_sharding(mesh)
-  mc = getattr(learner, 'model_config', None) or learner.config
+  mc = (getattr(learner, 'model_config', None) or getattr(learner, 'config', None)
+        or learner.policy_config)          # LAWM's pre-training: the policy's encoder (its frame model beside it)
   features = getattr(mc, 'conv_features', None) or getattr(mc, 'encoder_features', ())
   if getattr(mc, 'num_views', 1) == 0:          # a state-only policy: no conv runs
     features = ()
