@@ -393,7 +393,7 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
     r = cell.section == 'third_source' and _finished(cell, status, workdir, version)
     base = main.get(cell.task, {}).get(sc.reference)
     if r:
-      third[cell.task] = {'with': r['success'], 'without': base and base['success'], 'seeds': r.get('seeds'),
+      third[cell.task] = {'with': r['success'], 'without': base and base['success'],
                           'comparison': base and verdicts.comparison(r, base)}
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
