@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from glam_jax import quiet  # noqa: F401  (before MJX and Grain: drops two notices)
 import grain
 import jax
 import numpy as np

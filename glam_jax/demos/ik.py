@@ -7,6 +7,7 @@ arms also pull toward a rest posture in the Jacobian's null space, so the elbow 
 from __future__ import annotations
 
 import jax.numpy as jnp
+from glam_jax import quiet  # noqa: F401  (before MJX and Grain: drops two notices)
 from mujoco import mjx
 
 from glam_jax.sim.arm import ArmIndex

@@ -21,6 +21,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+from glam_jax import quiet  # noqa: F401  (before MJX and Grain: drops two notices)
 import mujoco
 from flax import struct
 from mujoco import mjx

@@ -33,6 +33,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
+from glam_jax import quiet  # noqa: F401  (before MJX and Grain: drops two notices)
 import mujoco
 import numpy as np
 from flax import struct

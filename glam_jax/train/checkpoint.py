@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from glam_jax import quiet  # noqa: F401  (before MJX and Grain: drops two notices)
 import grain
 import jax
 import orbax.checkpoint as ocp
