@@ -71,6 +71,9 @@ def beats_best_baseline(results: dict) -> dict:
          NOT_REPRODUCED: 'not shown better than the best baseline on ' + ', '.join(
              l.split(':')[0] for l, r in zip(lines, rows) if r['seeds']['verdict'] == verdicts.NOT_SHOWN),
          NOT_TESTABLE: 'a best baseline with one seed, or no task learned'}[verdict]
+  one_seed = [l.split(':')[0] for l, r in zip(lines, rows) if r['seeds']['verdict'] == verdicts.NOT_TESTABLE]
+  if one_seed and verdict != NOT_TESTABLE:
+    why += f"; not testable on {', '.join(one_seed)} (one seed in an arm)"
   missing = [m for m in methods.with_role('baseline') if m not in results['methods']]
   if missing:
     why += f"; baselines not in this record: {', '.join(missing)}"

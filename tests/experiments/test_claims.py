@@ -65,6 +65,9 @@ def test_beats_best_baseline():
   main['knock_down']['lawm'] = [0.78, 0.86, 0.80]
   c = claims.beats_best_baseline(_results(main))
   assert c['verdict'] == claims.NOT_REPRODUCED and 'knock_down' in c['why'] and 'lift' not in c['why'].split(';')[0]
+  main['stack_two'] = {'glam_o': GOOD, 'lapa_o': [0.7]}                       # one seed: said, not hidden
+  c = claims.beats_best_baseline(_results(main))
+  assert c['verdict'] == claims.NOT_REPRODUCED and 'not testable on stack_two (one seed' in c['why']
   one_seed = claims.beats_best_baseline(_results({'lift': {'glam_o': GOOD, 'mip': [0.3]}}))
   assert one_seed['verdict'] == claims.NOT_TESTABLE
   assert claims.beats_best_baseline(_results({'lift': {'glam_o': GOOD}}))['verdict'] == claims.NOT_MEASURED
