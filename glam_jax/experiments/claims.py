@@ -53,7 +53,7 @@ def _all_better(rows: list) -> str:
 def beats_best_baseline(results: dict) -> dict:
   claim = f"{results['reference']} beats the best baseline on each task, and by how much"
   baselines = set(methods.with_role('baseline'))
-  rows, lines, skipped = [], [], []
+  rows, lines, skipped = [], [], []          # rows: (task, the comparison with its best baseline)
   for task, by in results['comparisons'].items():
     present = {m: results['main'][task][m] for m in by if m in baselines}
     if not present:
@@ -62,18 +62,17 @@ def beats_best_baseline(results: dict) -> dict:
       skipped.append(f'{task} (no method succeeded)')
       continue
     best = max(present, key=lambda m: present[m]['success']['rate'])
-    rows.append(by[best])
+    rows.append((task, by[best]))
     lines.append(_seed_line(task, f'against {best}, the best baseline here,', by[best]))
   if not rows and not skipped:
     return _claim(claim, NOT_MEASURED, 'no baseline in this record', WELCH)
-  verdict = _all_better(rows) if rows else NOT_TESTABLE
+  verdict = _all_better([c for _, c in rows]) if rows else NOT_TESTABLE
+  tasks_where = lambda kind: ', '.join(t for t, c in rows if c['seeds']['verdict'] == kind)
   why = {REPRODUCED: 'better than the best baseline on every task it was measured on',
-         NOT_REPRODUCED: 'not shown better than the best baseline on ' + ', '.join(
-             l.split(':')[0] for l, r in zip(lines, rows) if r['seeds']['verdict'] == verdicts.NOT_SHOWN),
+         NOT_REPRODUCED: 'not shown better than the best baseline on ' + tasks_where(verdicts.NOT_SHOWN),
          NOT_TESTABLE: 'a best baseline with one seed, or no task learned'}[verdict]
-  one_seed = [l.split(':')[0] for l, r in zip(lines, rows) if r['seeds']['verdict'] == verdicts.NOT_TESTABLE]
-  if one_seed and verdict != NOT_TESTABLE:
-    why += f"; not testable on {', '.join(one_seed)} (one seed in an arm)"
+  if tasks_where(verdicts.NOT_TESTABLE) and verdict != NOT_TESTABLE:
+    why += f"; not testable on {tasks_where(verdicts.NOT_TESTABLE)} (one seed in an arm)"
   missing = [m for m in methods.with_role('baseline') if m not in results['methods']]
   if missing:
     why += f"; baselines not in this record: {', '.join(missing)}"

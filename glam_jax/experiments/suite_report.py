@@ -15,10 +15,13 @@ PALETTE = ((66, 114, 196), (237, 125, 49), (112, 173, 71), (165, 165, 165), (255
            (158, 72, 14), (99, 99, 99), (38, 68, 120), (67, 104, 43))
 
 
-def seed_count(results: dict, name: str) -> str:
-  """'3 seeds', or '1-3 seeds' where the method's cells differ."""
-  n = sorted({len(by[name].get('seeds') or []) for by in results['main'].values() if name in by})
-  return '' if not n else f'{n[0]} seed' + ('s' if n[-1] > 1 else '') if len(n) == 1 else f'{n[0]}-{n[-1]} seeds'
+def seeds_label(counts) -> str:
+  """Seed counts of a legend entry's points: '1 seed', '3 seeds', or '1-3 seeds' where they differ."""
+  n = sorted(set(counts))
+  if not n:
+    return 'not run'
+  span = str(n[0]) if n[0] == n[-1] else f'{n[0]}-{n[-1]}'
+  return f"{span} seed{'s' if n[-1] > 1 else ''}"
 
 
 def seed_dots(draw, cx: int, rates, y_of, radius: int = 3) -> None:
@@ -48,7 +51,8 @@ def main_table_chart(results: dict, path: str, height: int = 460) -> np.ndarray:
   for i, name in enumerate(names):                       # legend
     x, y = 64 + (i % per_row) * ((width - 88) // per_row), 34 + 18 * (i // per_row)
     draw.rectangle([x, y, x + 12, y + 12], fill=PALETTE[i % len(PALETTE)])
-    draw.text((x + 16, y + 6), f'{name} ({seed_count(results, name)})', fill=report.TEXT_COLOUR, font=font,
+    counts = [len(by[name].get('seeds') or []) for by in results['main'].values() if name in by]
+    draw.text((x + 16, y + 6), f'{name} ({seeds_label(counts)})', fill=report.TEXT_COLOUR, font=font,
               anchor='lm')
   slot = (box[2] - box[0]) / len(tasks)
   bar = max(3, int(slot * 0.8 / len(names)))
@@ -160,9 +164,9 @@ def scaling_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.nda
     for i, (label, pts) in enumerate(series):
       colour = colour_of.setdefault(label, PALETTE[len(colour_of) % len(PALETTE)])
       draw.rectangle([box[0] + 6, 34 + 18 * i, box[0] + 18, 46 + 18 * i], fill=colour)
-      seeds = sorted({len(p.get('seeds') or []) for _, p in pts})
-      draw.text((box[0] + 24, 40 + 18 * i), f"{label} ({'-'.join(map(str, dict.fromkeys([seeds[0], seeds[-1]])))} "
-                f"seed{'s' if seeds[-1] > 1 else ''})", fill=report.TEXT_COLOUR, font=font, anchor='lm')
+      counts = [len(p.get('seeds') or []) for _, p in pts]
+      draw.text((box[0] + 24, 40 + 18 * i), f'{label} ({seeds_label(counts)})', fill=report.TEXT_COLOUR, font=font,
+                anchor='lm')
       shift = (i - (len(series) - 1) / 2) * 8             # error bars of equal x side by side
       line = [(x_of(x) + shift, y_of(p['success']['rate'])) for x, p in pts]
       if len(line) > 1:

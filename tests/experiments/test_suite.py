@@ -118,6 +118,8 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   for r in results['main']['lift'].values():     # a task no method learned is said so under the table
     r['success'] = stats.rate_summary(0, 100)
   assert 'No method succeeded on lift:' in suite_report.markdown(results)
+  assert [suite_report.seeds_label(c) for c in ([3, 3], [1], [1, 3, 3], [])] == ['3 seeds', '1 seed', '1-3 seeds',
+                                                                                 'not run']
   chart = suite_report.main_table_chart(results, str(tmp_path / 'main.png'))
   assert Image.open(tmp_path / 'main.png').size == (chart.shape[1], chart.shape[0])
   heat = suite_report.replay_heatmap(results, str(tmp_path / 'replay.png'))

@@ -18,38 +18,31 @@ def test_mish_matches_jax_mish_and_its_gradient():
                              atol=1e-4)
 
 
-def test_upconv_equals_flax_conv_transpose():
-  import flax.linen as nn
-  x = jax.random.normal(jax.random.PRNGKey(0), (3, 5, 4, 6))         # odd, non-square sizes too
-  ref = nn.ConvTranspose(7, (4, 4), strides=(2, 2), padding='SAME')
+def _assert_same_layer(mine, ref, x, atol, grad_tol):
+  """`mine` is `ref` with other arithmetic: the same parameter tree and initialisation, value and gradients."""
   params = ref.init(jax.random.PRNGKey(1), x)
-  mine = layers.UpConv(7)
   assert jax.tree.map(jnp.shape, mine.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, params)
   np.testing.assert_allclose(mine.init(jax.random.PRNGKey(1), x)['params']['kernel'],
                              params['params']['kernel'])                # the same initialisation
   params = jax.tree.map(lambda p: p + 0.1, params)                      # a non-zero bias too
-  np.testing.assert_allclose(mine.apply(params, x), ref.apply(params, x), atol=2e-6)
+  np.testing.assert_allclose(mine.apply(params, x), ref.apply(params, x), atol=atol)
   loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))
   grads = jax.grad(loss(mine), argnums=(0, 1))(params, x)
   for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(jax.grad(loss(ref), argnums=(0, 1))(params, x))):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(a, b, rtol=grad_tol, atol=grad_tol)
+
+
+def test_upconv_equals_flax_conv_transpose():
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 5, 4, 6))         # odd, non-square sizes too
+  _assert_same_layer(layers.UpConv(7), nn.ConvTranspose(7, (4, 4), strides=(2, 2), padding='SAME'), x, 2e-6, 1e-5)
 
 
 def test_downconv_equals_flax_strided_conv():
   import flax.linen as nn
   ref = nn.Conv(7, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
   for shape in ((3, 8, 6, 5), (2, 7, 5, 3)):                          # even (blocks) and odd (strided) sizes
-    x = jax.random.normal(jax.random.PRNGKey(0), shape)
-    params = ref.init(jax.random.PRNGKey(1), x)
-    mine = layers.DownConv(7)
-    assert jax.tree.map(jnp.shape, mine.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, params)
-    np.testing.assert_allclose(mine.init(jax.random.PRNGKey(1), x)['params']['kernel'], params['params']['kernel'])
-    params = jax.tree.map(lambda p: p + 0.1, params)
-    np.testing.assert_allclose(mine.apply(params, x), ref.apply(params, x), atol=2e-5)
-    loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))
-    grads = jax.grad(loss(mine), argnums=(0, 1))(params, x)
-    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(jax.grad(loss(ref), argnums=(0, 1))(params, x))):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    _assert_same_layer(layers.DownConv(7), ref, jax.random.normal(jax.random.PRNGKey(0), shape), 2e-5, 1e-4)
 
 
 def test_conv_encoder_keeps_the_parameter_names_of_flax_convs():
