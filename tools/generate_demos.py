@@ -2,11 +2,14 @@
 
 One dataset:
   python tools/generate_demos.py --task=lift --source=kinova --episodes=100 --out=data/lift/kinova \
-      [--seed=0 --image_size=64 --views=overhead,front --depth --batch=64 --overwrite --backend=mjx|native]
+      [--seed=0 --image_size=64 --views=overhead,front --depth --batch=64 --overwrite --backend=mjx|native
+       --level=0|1|2 --source_style='umi.pose.noise_pos=0.005;...']
 A whole recipe (experiments/configs/data.py: 100 kinova + 400 umi, + 100 ur5e with --second_arm), laid out
 as <data_dir>/<task>/<source>/; sources already complete with the same settings are skipped:
   python tools/generate_demos.py --task=lift --recipe --data_dir=data [--second_arm]
 
+`--level` sets how far a source without action labels (UMI) differs from the target (motion, pose error,
+appearance: glam_jax/demos/heterogeneity.py), `--source_style` overrides single settings.
 Failed attempts are dropped and counted; the scripted success rate is printed and stored in meta.json.
 The batch of attempts is sharded over all host CPU devices (one per core). `--backend=native` simulates on C
 MuJoCo instead of MJX (glam_jax/sim/backends.py): seconds to compile instead of minutes, for tests and
@@ -24,6 +27,7 @@ from absl import app, flags  # noqa: E402
 
 from glam_jax import compile_cache, configs  # noqa: E402
 from glam_jax.demos import generate as gen  # noqa: E402
+from glam_jax.demos import heterogeneity  # noqa: E402
 from glam_jax.sim import backends  # noqa: E402
 
 _TASK = flags.DEFINE_string('task', None, 'Task: lift, pick_place, knock_down, stack_two, stack_three.')
@@ -39,6 +43,8 @@ _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace an existing dataset.
 _RECIPE = flags.DEFINE_bool('recipe', False, 'Make the whole data recipe of --task under --data_dir.')
 _DATA_DIR = flags.DEFINE_string('data_dir', 'data', 'Root of recipe datasets.')
 _BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics: mjx or native (C MuJoCo).')
+_LEVEL = flags.DEFINE_integer('level', 0, 'Heterogeneity level of the sources without action labels: 0, 1, 2.')
+_SOURCE_STYLE = flags.DEFINE_string('source_style', '', "Style overrides 'SOURCE.GROUP.FIELD=VALUE;...'.")
 _SECOND_ARM = flags.DEFINE_bool('second_arm', False, 'Recipe: add the second-arm (ur5e) source.')
 
 
@@ -57,6 +63,11 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   if not _TASK.value:
     raise app.UsageError('--task is required')
+  try:
+    gen.check_source(_SOURCE.value)
+    styles = heterogeneity.resolve(gen.SOURCES, _LEVEL.value, _SOURCE_STYLE.value)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   compile_cache.enable()
   common = dict(image_size=_IMAGE_SIZE.value, views=tuple(_VIEWS.value), depth=_DEPTH.value,
                 batch=_BATCH.value, overwrite=_OVERWRITE.value, backend=_BACKEND.value)
@@ -64,11 +75,12 @@ def main(argv):
     if not _OUT.value:
       raise app.UsageError('--out is required (or use --recipe --data_dir=DIR)')
     cfg = gen.GenerateConfig(task=_TASK.value, source=_SOURCE.value, episodes=_EPISODES.value, out=_OUT.value,
-                             seed=_SEED.value, **common)
+                             seed=_SEED.value, style=styles[_SOURCE.value], level=_LEVEL.value, **common)
     _report(gen.generate(cfg), cfg.out)
     return
   recipe = load_recipe(_TASK.value, _SECOND_ARM.value)
   recipe.backend = _BACKEND.value
+  recipe.heterogeneity, recipe.source_style = _LEVEL.value, _SOURCE_STYLE.value
   t0 = time.time()
   gen.generate_recipe(recipe, _DATA_DIR.value, overwrite=_OVERWRITE.value, batch=_BATCH.value)
   print(f'recipe {recipe.task} done in {time.time() - t0:.0f} s under {os.path.join(_DATA_DIR.value, recipe.task)}')

@@ -37,11 +37,14 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.seeds = (0,)                      # policy training seeds (one world model serves them all)
   c.trials = 100                      # evaluation episodes per method and seed
   c.backend = 'mjx'                   # physics of data, evaluation and replay: mjx or native (glam_jax/sim/backends.py)
+  c.heterogeneity = 0                 # how far the auxiliary sources differ from the target: 0, 1 or 2
+  c.source_style = ''                 # per-setting overrides 'SOURCE.GROUP.FIELD=VALUE;...' (glam_jax/demos/heterogeneity.py)
   c.eval_seed = 1000                  # reset keys of the evaluation episodes: the same for every method
   c.eval_chunk = 50                   # episodes per compiled evaluation call
   c.gifs = 4                          # rollouts drawn in each method's GIF (0: none)
   c.replay_episodes = 20              # latent replay: unseen episodes per source per latent method (0: skip)
   c.replay_sources = ('umi', 'kinova')
+  c.probe_episodes = 100              # alignment probe (glam_jax/eval/alignment.py): episodes per source
   if size == 'paper':
     c.seeds = (0, 1, 2)
     c.trials = 50                     # the paper: 50 trials per training seed
@@ -60,4 +63,5 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
     c.eval_chunk = 4
     c.gifs = 2
     c.replay_episodes = 2
+    c.probe_episodes = 6
   return c

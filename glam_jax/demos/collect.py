@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from glam_jax import opaque_scan
+from glam_jax.demos.heterogeneity import Motion
 from glam_jax.demos.scripted import ScriptedDemonstrator
 from glam_jax.sim import camera
 from glam_jax.sim.env import Env
@@ -24,7 +25,7 @@ LOWDIM_KEYS = ('ee_pose', 'gripper', 'joint_pos')
 @dataclasses.dataclass
 class Batch:
   """Host arrays of one batch of attempts, (B, T, ...) per step field."""
-  steps: dict            # ee_pose, gripper, [joint_pos, joint_target], action, geom_xpos, geom_xmat
+  steps: dict            # ee_pose, gripper, [joint_pos, joint_target], action, phase, geom_xpos, geom_xmat
   success: np.ndarray    # (B,) task success after the last kept step
   length: np.ndarray     # (B,) steps kept (the demonstrator finished after step length - 1)
 
@@ -32,9 +33,10 @@ class Batch:
     return {k: v[i, :self.length[i]] for k, v in self.steps.items()}
 
 
-def make_collector(env: Env, num_steps: int | None = None):
-  """jit(vmap) fn(keys (B, 2)) -> recorded steps, each (B, T, ...); T = the task's episode length."""
-  demo = ScriptedDemonstrator(env)
+def make_collector(env: Env, num_steps: int | None = None, motion: Motion = Motion()):
+  """jit(vmap) fn(keys (B, 2)) -> recorded steps, each (B, T, ...); T = the task's episode length. Steps
+  record the demonstrator's phase (`phase`: the scripted phase each step's action belongs to)."""
+  demo = ScriptedDemonstrator(env, motion)
   num_steps = num_steps or env.episode_length
 
   def one(key):
@@ -44,8 +46,10 @@ def make_collector(env: Env, num_steps: int | None = None):
 
     def body(carry, _):
       s, d = carry
+      phase = jnp.minimum(d.phase, d.plan.num_phases - 1)
       d, action = demo.act(d, s)
       rec = {k: s.obs[k] for k in LOWDIM_KEYS if k in s.obs}
+      rec['phase'] = phase
       rec.update(action=action, geom_xpos=s.data.geom_xpos, geom_xmat=s.data.geom_xmat)
       s = env.step(s, action)
       if 'joint_target' in s.obs:
@@ -87,3 +91,19 @@ def render_frames(render, geom_xpos: np.ndarray, geom_xmat: np.ndarray, chunk: i
     for k in keys:
       out[k].append(np.asarray(images[k])[:chunk - pad])
   return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def tcp_speeds(batch: Batch, dt: float) -> dict:
+  """TCP speed statistics (m/s) over the kept steps of the successful episodes, every arm: `mean`, `peak`
+  (mean over episodes of each one's highest) and `still` (share of steps slower than 1 cm/s: pauses)."""
+  means, peaks, still = [], [], []
+  for i in np.flatnonzero(batch.success):
+    ee = batch.steps['ee_pose'][i, :batch.length[i]]
+    pos = ee.reshape(len(ee), -1, 9)[..., :3]
+    v = np.linalg.norm(np.diff(pos, axis=0), axis=-1) / dt
+    means.append(v.mean())
+    peaks.append(v.max())
+    still.append((v < 0.01).mean())
+  if not means:
+    return {'mean': float('nan'), 'peak': float('nan'), 'still': float('nan')}
+  return {'mean': float(np.mean(means)), 'peak': float(np.mean(peaks)), 'still': float(np.mean(still))}

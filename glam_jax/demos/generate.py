@@ -3,7 +3,12 @@ native MuJoCo: `backend`), failures dropped and counted, kept steps rendered and
 
 What a source stores follows what the real data would have: the target arm and the second arm store their
 joint positions and their own actions; the hand-held UMI stores images, end-effector pose and gripper
-opening only.
+opening only. Every source also stores two fields of the simulator's truth that no model reads: `phase`,
+the scripted phase of each step, and, where the source's style puts error on the recorded pose,
+`true_ee_pose` (the alignment probe's truth, `eval/alignment.py`).
+
+A source's style (`heterogeneity.Style`: motion, pose error, appearance) is part of the dataset's identity:
+it is written to meta.json, and `dataset_complete` accepts a dataset only when it matches.
 """
 from __future__ import annotations
 
@@ -18,10 +23,11 @@ from tqdm import tqdm
 
 from glam_jax.data.schema import DatasetError
 from glam_jax.data.writer import DatasetWriter
-from glam_jax.demos import collect
+from glam_jax.demos import collect, heterogeneity
 from glam_jax.sim import backends, camera, make_env
 
 SOURCES = {'kinova': True, 'umi': False, 'ur5e': True}     # source -> stores actions (labels)
+MIN_SCRIPTED_SUCCESS = 0.9     # heterogeneity levels >= 1: a source's demonstrator must succeed this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +46,8 @@ class GenerateConfig:
   overwrite: bool = False
   progress: bool = True
   backend: str = 'mjx'             # physics (`sim.backends`): 'native' compiles in seconds, grasps differ a little
+  style: heterogeneity.Style = heterogeneity.DEFAULT    # how this source's recording differs from the target's
+  level: int = 0                   # the heterogeneity level `style` came from (a label in meta.json)
 
 
 def source_seed(seed: int, source: str) -> int:
@@ -50,6 +58,16 @@ def source_seed(seed: int, source: str) -> int:
 def check_source(source: str) -> None:
   if source not in SOURCES:
     raise ValueError(f'unknown source {source!r}; valid sources: {", ".join(SOURCES)}')
+
+
+def source_env(task: str, source: str, style: heterogeneity.Style = heterogeneity.DEFAULT, backend: str = 'mjx'):
+  """The environment (no rendering) a source's demonstrations are collected in: its episode limit
+  stretched by its motion style's `length_scale`."""
+  env = make_env(task, source, render=False)
+  if style.motion.length_scale != 1:
+    env = make_env(task, source, render=False,
+                   episode_length=int(round(env.episode_length * style.motion.length_scale)))
+  return backends.with_backend(env, backend)
 
 
 def _mesh_batch(batch: int) -> tuple[Mesh, int]:
@@ -63,15 +81,17 @@ def generate(cfg: GenerateConfig) -> dict:
   check_source(cfg.source)
   if cfg.episodes < 1:
     raise ValueError(f'episodes must be positive, got {cfg.episodes}')
+  heterogeneity.check_style(cfg.style, f'{cfg.task}/{cfg.source}')
   t_start = time.time()
-  env = backends.with_backend(make_env(cfg.task, cfg.source, render=False), cfg.backend)
-  rig = camera.make_rig(env.mj_model, cfg.views, cfg.image_size, cfg.image_size, env.mask_geoms)
+  style = cfg.style
+  env = source_env(cfg.task, cfg.source, style, cfg.backend)
+  rig = camera.make_rig(env.mj_model, cfg.views, cfg.image_size, cfg.image_size, env.mask_geoms, style.appearance)
   mesh, batch = _mesh_batch(cfg.batch)
   shard = NamedSharding(mesh, PartitionSpec('data'))
   # native physics gathers a sharded batch onto one device every step: start it there (rendering is sharded)
   attempt_shard = shard if env.shard_batch else jax.devices()[0]
   render_chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
-  run = collect.make_collector(env)
+  run = collect.make_collector(env, motion=style.motion)
   render = collect.make_renderer(rig)
   image_keys = [f'{v}/{k}' for v in cfg.views for k in (('rgb', 'mask', 'depth') if cfg.depth else ('rgb', 'mask'))]
   size = (cfg.image_size, cfg.image_size)
@@ -79,7 +99,9 @@ def generate(cfg: GenerateConfig) -> dict:
                       'dtype': 'float32' if k.endswith('depth') else 'uint8'} for k in image_keys}
   has_actions, has_proprio = SOURCES[cfg.source], all(a.has_proprio for a in env.arms)
   num_arms = len(env.arms)
-  lowdim = {'ee_pose': 9 * num_arms, 'gripper': num_arms}
+  lowdim = {'ee_pose': 9 * num_arms, 'gripper': num_arms, 'phase': 1}
+  if style.pose.active:
+    lowdim['true_ee_pose'] = 9 * num_arms
   if has_proprio:
     lowdim['joint_pos'] = sum(len(a.joints) for a in env.arms)
   if has_actions:
@@ -89,7 +111,10 @@ def generate(cfg: GenerateConfig) -> dict:
   lowdim_fields = {k: {'dim': d, 'dtype': 'float32'} for k, d in lowdim.items()}
 
   attempts = kept = successes = 0
-  max_attempts = int(cfg.episodes / cfg.min_success_rate) + batch
+  # at a heterogeneity level, a demonstrator below MIN_SCRIPTED_SUCCESS would keep a selected, easier subset
+  # of the placements: fail hard (one batch of slack)
+  min_rate = max(cfg.min_success_rate, MIN_SCRIPTED_SUCCESS) if cfg.level > 0 else cfg.min_success_rate
+  max_attempts = int(cfg.episodes / min_rate) + batch
   base = jax.random.PRNGKey(cfg.seed)
   bar = tqdm(total=cfg.episodes, desc=f'{cfg.task}/{cfg.source}', unit='ep', disable=not cfg.progress)
   with DatasetWriter(cfg.out, frame_fields, lowdim_fields, overwrite=cfg.overwrite) as writer:
@@ -97,7 +122,7 @@ def generate(cfg: GenerateConfig) -> dict:
     while kept < cfg.episodes:
       if attempts >= max_attempts:
         raise RuntimeError(f'{cfg.task}/{cfg.source}: only {kept} successes in {attempts} attempts '
-                           f'(below {cfg.min_success_rate:.0%}); the scripted demonstrator is failing')
+                           f'(below {min_rate:.0%}); the scripted demonstrator is failing')
       keys = jax.device_put(jax.random.split(jax.random.fold_in(base, i), batch), attempt_shard)
       b = collect.to_batch(run(keys))
       i += 1
@@ -114,6 +139,11 @@ def generate(cfg: GenerateConfig) -> dict:
       start = 0
       for e in eps:
         n = len(e['ee_pose'])
+        e['phase'] = e['phase'][:, None].astype(np.float32)
+        if style.pose.active:       # an episode's error depends on the seed and its index only
+          e['true_ee_pose'] = e['ee_pose']
+          e['ee_pose'] = heterogeneity.recorded_pose(e['ee_pose'], style.pose, env.dt,
+                                                     np.random.default_rng([cfg.seed, len(writer.lengths)]))
         writer.add_episode({k: e[k] for k in lowdim}, {k: v[start:start + n] for k, v in images.items()})
         start += n
       kept += len(eps)
@@ -126,6 +156,7 @@ def generate(cfg: GenerateConfig) -> dict:
         has_proprio=has_proprio, action_dim=env.action_size if has_actions else 0,
         proprio_dim=(lowdim.get('joint_pos', 0) + num_arms) if has_proprio else 0, ctrl_dt=env.dt,
         image_size=cfg.image_size, views=list(cfg.views), seed=cfg.seed, backend=cfg.backend,
+        heterogeneity_level=cfg.level, style=style.to_dict(),
         scripted_success_rate=successes / attempts, attempts=attempts,
         generation_seconds=round(time.time() - t_start, 1))
   return meta
@@ -141,20 +172,23 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
   if meta['has_actions'] and meta['has_proprio'] and 'joint_target' not in meta['lowdim_fields']:
     return False            # written before joint targets were recorded
   return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed'],
-          meta.get('backend', 'mjx')) == (cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views),
-                                          cfg.seed, cfg.backend)
+          meta.get('backend', 'mjx'), meta.get('style', heterogeneity.DEFAULT.to_dict())) == (
+              cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views), cfg.seed, cfg.backend,
+              cfg.style.to_dict())
 
 
 def generate_recipe(recipe, data_dir: str, overwrite: bool = False, batch: int = 64, log=print) -> dict:
   """Every source of a data recipe (experiments/configs/data.py) under `<data_dir>/<task>/<source>/`;
   sources already complete with the same settings are skipped. Returns {source: path}."""
+  level = recipe.get('heterogeneity', 0)
+  styles = heterogeneity.resolve(SOURCES, level, recipe.get('source_style', ''))
   paths = {}
   for source, episodes in recipe.episodes.items():
     out = os.path.join(data_dir, recipe.task, source)
     cfg = GenerateConfig(task=recipe.task, source=source, episodes=episodes, out=out,
                          seed=source_seed(recipe.seed, source), image_size=recipe.image_size,
                          views=tuple(recipe.views), depth=recipe.depth, batch=batch, overwrite=True,
-                         backend=recipe.backend)
+                         backend=recipe.backend, style=styles[source], level=level)
     paths[source] = out
     if not overwrite and dataset_complete(out, cfg):
       log(f'{out}: complete, skipped')

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from glam_jax.demos.heterogeneity import Motion
 from glam_jax.sim import objects, scene
 
 OPEN, CLOSED = 1.0, -1.0
@@ -41,6 +42,7 @@ class Plan:
   min_steps: jnp.ndarray  # (K,)
   max_steps: jnp.ndarray  # (K,)
   tol: jnp.ndarray        # (K,)
+  tilt: jnp.ndarray       # (2,) gripper tilt about the world x and y axes for the whole episode
 
   @property
   def num_phases(self) -> int:
@@ -87,17 +89,23 @@ class Noise:
   offset: jnp.ndarray      # (2,) xy grasp offset
   yaw: jnp.ndarray         # yaw error
   hold: jnp.ndarray        # steps to wait while the fingers close or open
+  tilt: jnp.ndarray        # (2,) gripper tilt about x and y
 
   @staticmethod
-  def sample(rng: jax.Array) -> 'Noise':
+  def sample(rng: jax.Array, motion: Motion = Motion()) -> 'Noise':
+    """Ranges from `motion` (heterogeneity.Motion); its defaults are the scripted arm's."""
     k = jax.random.split(rng, 6)
+    tilt = jnp.zeros(2)
+    if motion.tilt > 0:        # its own key: the other draws stay what they were without tilt
+      tilt = jax.random.uniform(jax.random.fold_in(rng, 6), (2,), minval=-motion.tilt, maxval=motion.tilt)
     return Noise(
         speed=jax.random.uniform(k[0], (), minval=0.75, maxval=1.25),
-        approach=jax.random.uniform(k[1], (), minval=0.06, maxval=0.11),
+        approach=jax.random.uniform(k[1], (), minval=motion.approach[0], maxval=motion.approach[1]),
         carry=jax.random.uniform(k[2], (), minval=CARRY_Z[0], maxval=CARRY_Z[1]),
-        offset=jnp.clip(0.003 * jax.random.normal(k[3], (2,)), -0.006, 0.006),
-        yaw=jax.random.uniform(k[4], (), minval=-0.08, maxval=0.08),
-        hold=jax.random.randint(k[5], (), 5, 9))
+        offset=jnp.clip(motion.grasp_offset * jax.random.normal(k[3], (2,)), -2 * motion.grasp_offset,
+                        2 * motion.grasp_offset),
+        yaw=jax.random.uniform(k[4], (), minval=-motion.yaw_noise, maxval=motion.yaw_noise),
+        hold=jax.random.randint(k[5], (), 5, 9), tilt=tilt)
 
 
 def _up(p, dz):
@@ -317,10 +325,11 @@ PLANS = {'lift': lift_plan, 'pick_place': pick_place_plan, 'knock_down': knock_d
          'stack_two': stack_two_plan, 'stack_three': stack_three_plan}
 
 
-def build_plan(task: str, poses, start_pos, rng: jax.Array) -> Plan:
+def build_plan(task: str, poses, start_pos, rng: jax.Array, motion: Motion = Motion()) -> Plan:
   """The plan of one episode. `start_pos` (A, 3): TCP positions at reset (what "hold" means before the
-  first waypoint of an arm)."""
-  phases = PLANS[task](poses, Noise.sample(rng))
+  first waypoint of an arm); `motion` sets the ranges of the per-episode noise."""
+  noise = Noise.sample(rng, motion)
+  phases = PLANS[task](poses, noise)
   num_arms = start_pos.shape[0]
   prev = [(start_pos[a], jnp.zeros(()), jnp.asarray(OPEN)) for a in range(num_arms)]
   pos, yaw, grip = [], [], []
@@ -336,4 +345,4 @@ def build_plan(task: str, poses, start_pos, rng: jax.Array) -> Plan:
   i = lambda xs: jnp.stack([jnp.asarray(x, jnp.int32) for x in xs])
   return Plan(pos=jnp.stack(pos), yaw=jnp.stack(yaw), grip=jnp.stack(grip),
               speed=f([ph.speed for ph in phases]), min_steps=i([ph.min_steps for ph in phases]),
-              max_steps=i([ph.max_steps for ph in phases]), tol=f([ph.tol for ph in phases]))
+              max_steps=i([ph.max_steps for ph in phases]), tol=f([ph.tol for ph in phases]), tilt=noise.tilt)

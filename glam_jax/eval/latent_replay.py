@@ -5,7 +5,9 @@ An unseen scripted episode of any source (UMI, Kinova, second arm) is encoded wi
 (trained on target data only), and the actions are replayed open loop on the Kinova in MJX, from the same
 object placement (the same reset key) and the same home TCP pose every embodiment starts from. Reported per
 source: replay success rate (with a 95 % Wilson interval) and end-effector tracking error, the distance
-between the replayed TCP and the source's TCP after the same number of steps.
+between the replayed TCP and the source's TCP after the same number of steps. Source episodes are made in
+the source's style (`demos/heterogeneity.py`): the IDM reads the pose as the source records it, errors
+included, and the tracking error is measured against the source's true TCP.
 
 Actions are decoded in the world model's action space (`data/action_space.py`) and turned into env actions
 step by step. After the source episode ends, the replay holds: the last joint targets and gripper command.
@@ -32,7 +34,7 @@ from glam_jax.data import action_space, sources
 from glam_jax.data.pipeline import NORM_KEYS
 from glam_jax.data.reader import Dataset
 from glam_jax.data.stats import Normalizer
-from glam_jax.demos import collect
+from glam_jax.demos import collect, generate, heterogeneity
 from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
 from glam_jax.sim import backends, camera, make_env
@@ -53,21 +55,28 @@ class ReplayConfig:
   render_chunk: int = 256
   max_batches: int = 20
   backend: str = 'mjx'           # physics of the source episodes and the replays (`sim.backends`)
+  heterogeneity: int = 0         # the sources' styles, as the data recipe's (`demos/heterogeneity.py`)
+  source_style: str = ''
+
+  def style(self, source: str) -> heterogeneity.Style:
+    return heterogeneity.resolve(generate.SOURCES, self.heterogeneity, self.source_style)[source]
 
 
 def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size: int) -> dict:
-  """`cfg.episodes` successful scripted episodes of `source` with their reset keys and rendered frames.
+  """`cfg.episodes` successful scripted episodes of `source` with their reset keys and rendered frames, made
+  in the source's style (motion, appearance; the pose as the source records it, error included).
 
-  Returns keys (N, 2), lengths (N,), ee_pose/gripper (N, T, .) padded with the last step, images
-  {key: (N, T, ...)} padded likewise.
+  Returns keys (N, 2), lengths (N,), ee_pose (as recorded) / true_ee_pose / gripper (N, T, .) padded with
+  the last step, images {key: (N, T, ...)} padded likewise.
   """
-  env = backends.with_backend(make_env(task, source, render=False), cfg.backend)
-  rig = camera.make_rig(env.mj_model, views, image_size, image_size, env.mask_geoms)
+  style = cfg.style(source)
+  env = generate.source_env(task, source, style, cfg.backend)
+  rig = camera.make_rig(env.mj_model, views, image_size, image_size, env.mask_geoms, style.appearance)
   mesh = sharding.make_mesh(None if env.shard_batch else jax.devices()[:1])
   shard = sharding.batch_sharding(mesh)
   batch = -(-cfg.batch // mesh.size) * mesh.size
   chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
-  run, render = collect.make_collector(env), collect.make_renderer(rig)
+  run, render = collect.make_collector(env, motion=style.motion), collect.make_renderer(rig)
   image_keys = [f'{v}/{k}' for v in views for k in ('rgb', 'mask')]
   keys, eps = [], []
   base = jax.random.PRNGKey(cfg.seed)
@@ -89,8 +98,11 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
   lengths = np.array([len(e['ee_pose']) for e in eps])
   pad = lambda x: np.concatenate([x, np.repeat(x[-1:], horizon - len(x), 0)])
   starts = np.concatenate([[0], np.cumsum(lengths)])
+  recorded = [heterogeneity.recorded_pose(e['ee_pose'], style.pose, env.dt, np.random.default_rng([cfg.seed, i]))
+              if style.pose.active else e['ee_pose'] for i, e in enumerate(eps)]
   return {'keys': np.stack(keys), 'lengths': lengths,
-          'ee_pose': np.stack([pad(e['ee_pose']) for e in eps]),
+          'ee_pose': np.stack([pad(r) for r in recorded]),
+          'true_ee_pose': np.stack([pad(e['ee_pose']) for e in eps]),
           'gripper': np.stack([pad(e['gripper']) for e in eps]),
           'images': {k: np.stack([pad(v[s:s + n]) for s, n in zip(starts, lengths)]) for k, v in frames.items()}}
 
@@ -101,7 +113,9 @@ def cached_source_episodes(task: str, source: str, cfg: ReplayConfig, views, ima
   replays the same episodes without collecting and rendering them again; '' caches nothing."""
   if not cache_dir:
     return source_episodes(task, source, cfg, views, image_size)
-  name = f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}-{cfg.backend}.npz'
+  style = cfg.style(source)
+  styled = '' if style == heterogeneity.DEFAULT else f'-style{heterogeneity.style_key(style)}'
+  name = f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}-{cfg.backend}{styled}.npz'
   path = os.path.join(cache_dir, name)
   if os.path.exists(path):
     with np.load(path) as f:
@@ -258,7 +272,7 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
       out = replay(eps['keys'], actions)
     tcp, success, gpos, gmat = jax.device_get(out)
     ok = episode_success(success)
-    err = tracking_error(tcp, eps['ee_pose'], eps['lengths'])
+    err = tracking_error(tcp, eps.get('true_ee_pose', eps['ee_pose']), eps['lengths'])
     results[f'{source}->{config.target}'] = {
         **stats.rate_summary(int(ok.sum()), n), 'tracking_error_m': float(err.mean()),
         'tracking_error_median_m': float(np.median(err)), 'source_length_mean': float(eps['lengths'].mean())}

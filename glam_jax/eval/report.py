@@ -128,6 +128,31 @@ def verdict(comparison: dict) -> bool:
   return float(comparison['newcombe_one_sided_low']) > 0
 
 
+def alignment_lines(methods: dict, head: tuple = ('method',)) -> list:
+  """The alignment probe's table (glam_jax/eval/alignment.py) for the methods that have one: `methods`
+  {row key: method block}, the keys tuples as long as `head` (the first columns) or plain names."""
+  probes = {(k if isinstance(k, tuple) else (k,)): m['alignment'] for k, m in methods.items() if m.get('alignment')}
+  if not probes:
+    return []
+  truth = sorted({kind for p in probes.values() for kind in p['truth'].values()})
+  lines = ['', '## Alignment probe', '',
+           'A ridge map from each method\'s latent to the end effector\'s motion over one step (position and '
+           'rotation change, gripper change), fitted on target transitions; R² (variance-weighted) on held-out '
+           'target episodes and on each other source. Gap: target R² minus the source\'s. Reference: the same '
+           'probe on the recorded pose change; margin: the latent\'s R² minus the reference\'s. Phase distance: '
+           'the two sources\' latent centroids per scripted phase, over the distance between phases (0: aligned). '
+           f'Truth: {", ".join(truth)}.', '',
+           '| ' + ' | '.join(head) + ' | source | R² | gap | reference R² | margin | phase distance |',
+           '|---' * len(head) + '|---|---|---|---|---|---|']
+  for key, p in probes.items():
+    for source, r in p['results'].items():
+      phase = (r.get('phase_distance') or {}).get('ratio')
+      label = 'target (held out)' if source == 'target_held_out' else source
+      lines.append(f"| {' | '.join(key)} | {label} | {num(r['r2'], '.3f')} | {num(r.get('gap'), '+.3f')} | "
+                   f"{num(r['reference_r2'], '.3f')} | {num(r['margin'], '+.3f')} | {num(phase, '.2f')} |")
+  return lines
+
+
 def markdown(results: dict) -> str:
   """`report.md`: per-method success and smoothness table, pairwise comparisons with verdicts, timings."""
   methods = _methods(results)
@@ -186,6 +211,8 @@ def markdown(results: dict) -> str:
       for pair, r in rows.items():
         lines.append(f"| {name} | {pair} | {int(r['successes'])}/{int(r['trials'])} | {num(r['rate'], '.3f')} | "
                      f"{interval(r['wilson_low'], r['wilson_high'])} | {num(r.get('tracking_error_m'), '.4f')} |")
+
+  lines += alignment_lines(methods)
 
   timings = results.get('timings') or {}
   if timings:

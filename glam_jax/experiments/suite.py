@@ -20,7 +20,7 @@ import traceback
 import ml_collections
 
 from glam_jax import configs, methods
-from glam_jax.demos import generate
+from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import scaling
 from glam_jax.experiments import protocol, task_pipeline, verdicts
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json
@@ -92,9 +92,11 @@ def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episod
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
       pc.episodes[source] = n
-  # native-physics data is other data; MJX data keeps the hash it had before the backend was a choice
+  # native-physics data and other sources' styles are other data; MJX level-0 data keeps the hash it had
+  # before the backend and the styles were choices
   physics = () if pc.backend == 'mjx' else (pc.backend,)
-  recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size, *physics)
+  style = (pc.heterogeneity, pc.source_style) if pc.heterogeneity or pc.source_style else ()
+  recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size, *physics, *style)
   pc.data_dir = os.path.join(workdir, 'data', recipe)
   return pc
 
@@ -147,18 +149,30 @@ def cells_of(sc, workdir: str) -> list:
   return cells
 
 
+def shared_source_key(one, style) -> str:
+  """What names a source's shared dataset: its recipe (`one`: that source only) and the style the recipe gives
+  it, so that a level that leaves a source's style as it was (the target's) shares that source with level 0,
+  whose data keeps the key it had before styles existed."""
+  ident = copy.deepcopy(one)
+  for field in ('heterogeneity', 'source_style'):
+    if field in ident:
+      del ident[field]
+  return config_hash(ident, *(() if style == heterogeneity.DEFAULT else (heterogeneity.style_key(style),)))
+
+
 def link_shared_sources(config, workdir: str, log=say) -> None:
   """Generates each source dataset of the cell's recipe once per (task, source, episodes, image size) under
   `<workdir>/sources/` and links it into the cell's data directory, so recipes that differ in one source
   (the scaling points) share the others; the main job's data stage then finds them complete."""
   recipe = task_pipeline.recipe_of(config)
+  styles = heterogeneity.resolve(generate.SOURCES, recipe.heterogeneity, recipe.source_style)
   for source, n in recipe.episodes.items():
     link = os.path.join(config.data_dir, recipe.task, source)
     if os.path.lexists(link):
       continue
     one = copy.deepcopy(recipe)
     one.episodes = ml_collections.ConfigDict({source: n})
-    shared = os.path.join(workdir, 'sources', f'{source}-{n}-{config_hash(one)}')
+    shared = os.path.join(workdir, 'sources', f'{source}-{n}-{shared_source_key(one, styles[source])}')
     generate.generate_recipe(one, shared, log=log)
     os.makedirs(os.path.dirname(link), exist_ok=True)
     os.symlink(os.path.relpath(os.path.join(shared, recipe.task, source), os.path.dirname(link)), link)

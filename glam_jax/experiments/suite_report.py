@@ -182,7 +182,7 @@ def scaling_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.nda
   return out
 
 
-STAGE_KINDS = ('data', 'world_model', 'relabel', 'replay', 'pretrain', 'train', 'evaluate')
+STAGE_KINDS = ('data', 'world_model', 'relabel', 'alignment', 'replay', 'pretrain', 'train', 'evaluate')
 
 
 def time_lines(cells: dict) -> list:
@@ -333,6 +333,8 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
               'distance to the source\'s TCP. ![replay](replay.png)', '',
               '| task | method | replay | success k/n | 95 % Wilson | TCP error (m) |', '|---|---|---|---|---|---|']
     lines += replays
+  lines += report.alignment_lines({(t, m): r for t, by in results['main'].items() for m, r in by.items()},
+                                  ('task', 'method'))
   sc = results.get('scaling')
   if sc:
     lines += ['', f"## Data scaling on {sc['task']}", '', '![scaling](scaling.png)', '',

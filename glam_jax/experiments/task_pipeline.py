@@ -19,8 +19,8 @@ import numpy as np
 
 from glam_jax import configs, methods
 from glam_jax.data import sources
-from glam_jax.demos import generate
-from glam_jax.eval import latent_replay, policy_eval, report, stats
+from glam_jax.demos import generate, heterogeneity
+from glam_jax.eval import alignment, latent_replay, policy_eval, report, stats
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
 from glam_jax.sim import backends
 from glam_jax.stage1 import experiment as stage1
@@ -95,6 +95,8 @@ def recipe_of(c):
   r.episodes = ml_collections.ConfigDict(recipe_sources(c.episodes))
   r.image_size = c.image_size
   r.backend = c.backend
+  r.heterogeneity = c.get('heterogeneity', 0)
+  r.source_style = c.get('source_style', '')
   return r
 
 
@@ -130,6 +132,12 @@ def plan(c, workdir: str) -> Plan:
   if c.backend not in backends.BACKENDS:
     raise configs.ConfigError(f'unknown physics backend={c.backend!r}; valid: {", ".join(backends.BACKENDS)}')
   episodes = recipe_sources(c.episodes)
+  try:
+    styles = heterogeneity.resolve(generate.SOURCES, c.heterogeneity, c.source_style)
+    heterogeneity.check_measured(c.task, {s: c.heterogeneity for s in episodes}, c.backend,
+                                 {s: styles[s] for s in episodes})
+  except ValueError as e:
+    raise configs.ConfigError(str(e)) from None
   data_dir = c.data_dir or os.path.join(workdir, 'data')
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
 
@@ -190,7 +198,7 @@ def run(c, workdir: str, log=say) -> dict:
     f.write(c.to_json_best_effort(indent=1))
   stages = Stages(workdir, log)
   replay = c.replay_episodes > 0
-  total = 2 + (3 if replay else 2) * len(world_models) + len(pretrained) + 2 * len(runs)
+  total = 2 + (4 if replay else 3) * len(world_models) + len(pretrained) + 2 * len(runs)
   step = iter(range(1, total + 1))
 
   def train_world_model(wc, wm_dir):
@@ -215,9 +223,13 @@ def run(c, workdir: str, log=say) -> dict:
     # labels live with the world model: one relabelling serves every seed (stage2.prepare relabels first)
     first = next(pc for m, _, pc, _ in runs if m == name)
     stages.run(f'relabel_{name}', key, lambda pc=first: stage2.relabel_sources(pc), next(step), total)
+    others = [source for source in p.episodes if source != policy_eval.TARGET]
+    stages.run(f'alignment_{name}', config_hash(wc, data_key, others, c.probe_episodes),
+               lambda d=wm_dir, o=others: alignment.run(d, o, c.probe_episodes), next(step), total)
   # the data stage's batch of scripted attempts: its compiled collector serves the replay episodes too
   replay_cfg = latent_replay.ReplayConfig(sources=tuple(c.replay_sources), episodes=c.replay_episodes,
-                                          batch=generate.GenerateConfig.batch, backend=c.backend)
+                                          batch=generate.GenerateConfig.batch, backend=c.backend,
+                                          heterogeneity=c.heterogeneity, source_style=c.source_style)
   replay_dir = os.path.join(workdir, 'replay_episodes')     # the same unseen episodes for every method
   replay_compiled = {}
   for name, (wc, wm_dir) in world_models.items():
@@ -252,6 +264,10 @@ def run(c, workdir: str, log=say) -> dict:
       gif = os.path.join(next(d for name, _, _, d in runs if name == m.name), 'eval', 'rollouts.gif')
       if c.gifs and os.path.exists(gif):
         shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{m.name}.gif'))
+      if m.learner:
+        with open(os.path.join(world_models[m.name][1], 'alignment', 'results.json')) as f:
+          probe = json.load(f)
+        results[m.name]['alignment'] = {k: probe[k] for k in ('truth', 'metric', 'episodes', 'results')}
       if replay and m.learner:
         with open(os.path.join(world_models[m.name][1], 'latent_replay', 'results.json')) as f:
           results[m.name]['replay'] = json.load(f)['results']

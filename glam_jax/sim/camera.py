@@ -17,12 +17,20 @@ import mujoco
 import numpy as np
 
 FAR = 5.0
-LIGHT_DIR = np.array([0.35, 0.25, 1.0]) / np.linalg.norm([0.35, 0.25, 1.0])   # towards the light
-AMBIENT = 0.35
 SKY = np.array([0.78, 0.84, 0.9])
 _TYPES = tuple(int(t) for t in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_SPHERE,
                                  mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_BOX))
 _EPS = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class Appearance:
+  """Light and table texture of the renders: what differs between recordings of different sources."""
+  light_dir: tuple = (0.35, 0.25, 1.0)     # towards the light (normalised when used)
+  ambient: float = 0.35                    # share of the light that reaches every surface
+  table_rgb: tuple | None = None           # the table's colour; None: the scene's
+  checker: float = 0.1                     # side (m) of the table's checkerboard cells
+  checker_contrast: float = 0.1            # darkening of every other cell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +47,11 @@ class CameraRig:
   geom_size: np.ndarray    # (ngeom, 3)
   geom_rgb: np.ndarray     # (ngeom, 3)
   mask_geoms: np.ndarray   # (ngeom,) bool: geoms of the task's manipulated objects
+  appearance: Appearance = Appearance()
 
 
-def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_geom_names=()) -> CameraRig:
+def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_geom_names=(),
+             appearance: Appearance = Appearance()) -> CameraRig:
   if height < 1 or width < 1:
     raise ValueError(f'image size must be positive, got {height}x{width}')
   data = mujoco.MjData(model)
@@ -65,6 +75,8 @@ def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_
   rgba = model.geom_rgba.copy()
   has_mat = model.geom_matid >= 0
   rgba[has_mat] = model.mat_rgba[model.geom_matid[has_mat]]
+  if appearance.table_rgb is not None:
+    rgba[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, 'table'), :3] = appearance.table_rgb
   for g in range(model.ngeom):
     if rgba[g, 3] == 0:
       continue
@@ -79,7 +91,8 @@ def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_
       names=tuple(camera_names), height=height, width=width, origins=np.array(origins),
       dirs=np.array(dirs, np.float32), forward=np.array(forward),
       geom_ids=tuple(np.nonzero(geom_type == k)[0] for k in range(len(_TYPES))),
-      geom_type=geom_type, geom_size=model.geom_size.copy(), geom_rgb=rgba[:, :3].copy(), mask_geoms=mask)
+      geom_type=geom_type, geom_size=model.geom_size.copy(), geom_rgb=rgba[:, :3].copy(), mask_geoms=mask,
+      appearance=appearance)
 
 
 # Ray-primitive tests work on vector components kept as separate arrays (x, y, z) laid out [cams, geoms, rays]:
@@ -224,10 +237,12 @@ def render(rig: CameraRig, geom_xpos, geom_xmat) -> dict:
   size = jnp.asarray(rig.geom_size, geom_xpos.dtype)[safe]
   n = jnp.einsum('crij,crj->cri', mat, _normals(local_p, kind, size))
   albedo = jnp.asarray(rig.geom_rgb, geom_xpos.dtype)[safe]
-  # A faint 10 cm checkerboard on the table plane so that motion over it reads.
-  cell = jnp.floor(p[..., 0] / 0.1) + jnp.floor(p[..., 1] / 0.1)
-  albedo = albedo * jnp.where((kind == 0) & (jnp.mod(cell, 2) == 1), 0.9, 1.0)[..., None]
-  shade = AMBIENT + (1 - AMBIENT) * jnp.clip(n @ jnp.asarray(LIGHT_DIR, n.dtype), 0.0, 1.0)
+  look = rig.appearance
+  # A faint checkerboard on the table plane so that motion over it reads.
+  cell = jnp.floor(p[..., 0] / look.checker) + jnp.floor(p[..., 1] / look.checker)
+  albedo = albedo * jnp.where((kind == 0) & (jnp.mod(cell, 2) == 1), 1.0 - look.checker_contrast, 1.0)[..., None]
+  light = np.asarray(look.light_dir, np.float64) / np.linalg.norm(look.light_dir)
+  shade = look.ambient + (1 - look.ambient) * jnp.clip(n @ jnp.asarray(light, n.dtype), 0.0, 1.0)
   sky = jnp.asarray(SKY, n.dtype) * (0.85 + 0.15 * jnp.clip(d[..., 2:3], 0, 1))
   rgb = jnp.where(hit[..., None], albedo * shade[..., None], sky)
   rgb = jnp.clip(rgb * 255.0 + 0.5, 0, 255).astype(jnp.uint8)

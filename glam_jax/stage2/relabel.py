@@ -33,8 +33,9 @@ def _episode_obs(ds: Dataset, ep: int, image_keys, normalizer: Normalizer) -> di
 
 
 def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int = 256,
-               progress: bool = True) -> np.ndarray:
-  """(num_steps, latent_dim) float32 IDM posterior means of every transition of `ds` (not standardised)."""
+               progress: bool = True, episodes=None) -> np.ndarray:
+  """(num_steps, latent_dim) float32 IDM posterior means of every transition of `ds` (not standardised);
+  with `episodes`, of those episodes only (the other rows stay zero)."""
   # several processes: each labels everything itself, on its own training devices (on CPU: one)
   mesh = sharding.make_mesh([d for d in sharding.training_devices() if d.process_index == jax.process_index()])
   params = jax.device_get(params)
@@ -54,7 +55,8 @@ def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int 
     pending.clear()
     rows.clear()
 
-  for ep in tqdm(range(ds.num_episodes), desc=f'relabel {os.path.basename(ds.path)}', disable=not progress):
+  episodes = range(ds.num_episodes) if episodes is None else episodes
+  for ep in tqdm(episodes, desc=f'relabel {os.path.basename(ds.path)}', disable=not progress):
     obs = _episode_obs(ds, ep, learner.image_keys, normalizer)
     n = int(ds.lengths[ep]) - 1
     start = int(ds.offsets[ep])

@@ -301,7 +301,7 @@ def test_pieces_run_on_other_machines_merge_into_one_report(tmp_path, fake_pipel
   status['main/lift/glam_o']['seconds'] = 3600.0
   sc.tasks = ('lift', 'pick_place', 'knock_down')
   text = suite_report.markdown(suite.assemble(sc, suite.cells_of(sc, w), status, w))
-  assert '| main/lift/glam_o | 1.00 | 1 min | – | – | – | – | 10 min | 2 min |' in text
+  assert '| main/lift/glam_o | 1.00 | 1 min | – | – | – | – | – | 10 min | 2 min |' in text
   assert 'Left: 2 cells; 2 of them' in text
   sc.tasks = ('lift', 'pick_place')
   # a record finished with other seeds is reported as such until the cell is rerun, which runs it whole

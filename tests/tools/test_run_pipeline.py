@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -94,8 +95,11 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
     if methods.get(name).learner:
       assert set(m['replay']) == {f'{s}->kinova' for s in sources}
       assert all(r['trials'] == 2 for r in m['replay'].values())
+      probe = m['alignment']
+      assert set(probe['results']) == {'target_held_out', 'umi'} and probe['truth']['umi'] == 'simulator'
+      assert all(np.isfinite(r['r2']) and np.isfinite(r['reference_r2']) for r in probe['results'].values())
     else:
-      assert 'replay' not in m
+      assert 'replay' not in m and 'alignment' not in m
   pairs = {(c['a'], c['b']) for c in results['comparisons']}
   assert len(pairs) == len(chosen) * (len(chosen) - 1) // 2 and ('glam_o', 'mip') in pairs
   # one world model per latent method, named by method and config hash; its labels beside it
@@ -109,6 +113,7 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
       assert json.load(f)['method'] == name
   report = open(os.path.join(workdir, 'report.md')).read()
   assert all(f'| {m} |' in report for m in chosen) and 'Wilson' in report and 'Latent replay' in report
+  assert 'Alignment probe' in report
   if 'lawm' in chosen:
     assert any(d.startswith('lawm-') for d in os.listdir(os.path.join(workdir, 'pretrained')))
   assert Image.open(os.path.join(workdir, 'success.png')).size == (640, 420)
@@ -134,7 +139,7 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns(tmp_path, chosen):
   assert again.returncode == 0, again.stderr[-4000:]
   assert 'redoing' not in again.stdout
   pretrained = sum(methods.get(m).pretrain for m in chosen)
-  assert again.stdout.count('skipped') == 1 + 3 * len(latent) + pretrained + 2 * len(chosen)
+  assert again.stdout.count('skipped') == 1 + 4 * len(latent) + pretrained + 2 * len(chosen)
 
   for m in chosen:
     os.remove(os.path.join(workdir, f'rollouts_{m}.gif'))
