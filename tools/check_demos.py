@@ -63,7 +63,7 @@ def main(argv):
       run_s = time.time() - t
       speed = collect.tcp_speeds(b, env.dt)
       row = dict(task=task, source=source, level=level, backend=_BACKEND.value,
-                 style_key=heterogeneity.style_key(style), seed=_SEED.value, episodes=n,
+                 motion_key=heterogeneity.motion_key(style), seed=_SEED.value, episodes=n,
                  successes=int(b.success.sum()), rate=float(b.success.mean()), mean_length=float(b.length.mean()),
                  max_length=int(b.length.max()), episode_limit=env.episode_length,
                  speed_mean=speed["mean"], speed_peak=speed["peak"], still=speed["still"], run_s=run_s, compile_s=compile_s)

@@ -17,10 +17,11 @@ _OUT = flags.DEFINE_string('out', 'scene.png', 'Output PNG path.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Reset seed.')
 _SIZE = flags.DEFINE_integer('image_size', 64, 'Image height and width in pixels.')
 _SCALE = flags.DEFINE_integer('scale', 4, 'Upscaling of the pictures in the PNG.')
+_VIEWS = flags.DEFINE_list('views', ['overhead', 'front'], 'Cameras to draw (wrist: the gripper\'s own).')
 
 
-def render_reset(task: str, embodiment: str, seed: int, image_size: int) -> dict:
-  env = make_env(task, embodiment, image_size=image_size)
+def render_reset(task: str, embodiment: str, seed: int, image_size: int, views=('overhead', 'front')) -> dict:
+  env = make_env(task, embodiment, image_size=image_size, cameras=tuple(views))
   state = jax.jit(env.reset)(jax.random.PRNGKey(seed))
   return {k: np.asarray(v) for k, v in state.obs.items()}, env
 
@@ -37,7 +38,7 @@ def scene_picture(obs: dict, views, scale: int) -> np.ndarray:
 def main(argv):
   del argv
   compile_cache.enable()
-  obs, env = render_reset(_TASK.value, _EMBODIMENT.value, _SEED.value, _SIZE.value)
+  obs, env = render_reset(_TASK.value, _EMBODIMENT.value, _SEED.value, _SIZE.value, _VIEWS.value)
   viz.save_png(_OUT.value, scene_picture(obs, env.config.cameras, _SCALE.value))
   print(f'wrote {_OUT.value}: {_TASK.value}/{_EMBODIMENT.value}, seed {_SEED.value}, '
         f'mask pixels {[int(obs[f"{v}/mask"].sum()) for v in env.config.cameras]}')

@@ -39,6 +39,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.backend = 'mjx'                   # physics of data, evaluation and replay: mjx or native (glam_jax/sim/backends.py)
   c.heterogeneity = 0                 # how far the auxiliary sources differ from the target: 0, 1 or 2
   c.source_style = ''                 # per-setting overrides 'SOURCE.GROUP.FIELD=VALUE;...' (glam_jax/demos/heterogeneity.py)
+  c.world_model_views = 'shared'      # where sources store other views: the world model reads those all store, or 'target'
   c.eval_seed = 1000                  # reset keys of the evaluation episodes: the same for every method
   c.eval_chunk = 50                   # episodes per compiled evaluation call
   c.gifs = 4                          # rollouts drawn in each method's GIF (0: none)

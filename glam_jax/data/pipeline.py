@@ -17,6 +17,11 @@ Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 
   0 .. horizon - n, fixed per element by (seed, source, episode, step): LAWM trains every latent of the chunk.
 `source` is the index of the element's source.
 
+Sources may store different views (a UMI recording has only its wrist camera): the target must store every
+image key read, any other source at least one. Where some source of the mixture lacks a key, its images are
+zeros there and every element's `obs` carries `image_present` (one bool per image key), which the models
+use to leave the missing views out of their inputs and losses.
+
 Low-dimensional fields are standardised with the *target* dataset's statistics for every source, so a
 given end-effector pose means the same numbers whichever source it came from. `proprio` is the target's
 joint positions followed by its gripper opening. `delta` actions stay in the env's [-1, 1] scale.
@@ -35,7 +40,7 @@ from absl import flags
 from glam_jax import parent_watch
 from glam_jax.data import action_space
 from glam_jax.data.reader import Dataset
-from glam_jax.data.schema import DatasetError
+from glam_jax.data.schema import VIEW_MASK, DatasetError
 from glam_jax.data.stats import Normalizer
 
 SHARED_KEYS = ('ee_pose', 'gripper')
@@ -107,12 +112,20 @@ def _pick_target(datasets, sources) -> int:
   return i
 
 
-def _check_compatible(datasets, target: int, image_keys) -> None:
+def _check_compatible(datasets, target: int, image_keys) -> bool:
+  """Image fields agree with the target's; the target stores every key, another source at least one (its
+  missing views come as zeros, marked absent). Returns whether any source misses a view."""
   ref = datasets[target]
-  for d in datasets:
-    for k in image_keys:
-      if k not in d.meta['frame_fields']:
-        raise DatasetError(f'{d.path}: field "{k}" is not stored (has {list(d.meta["frame_fields"])})')
+  missing = False
+  for i, d in enumerate(datasets):
+    have = [k for k in image_keys if k in d.meta['frame_fields']]
+    if (i == target and len(have) < len(image_keys)) or (image_keys and not have):
+      k = next(k for k in image_keys if k not in d.meta['frame_fields'])
+      raise DatasetError(f'{d.path}: field "{k}" is not stored (has {list(d.meta["frame_fields"])}); '
+                         + ('the target must store every view read' if i == target else
+                            'a source must store at least one of the views read'))
+    missing = missing or len(have) < len(image_keys)
+    for k in have:
       if d.meta['frame_fields'][k] != ref.meta['frame_fields'][k]:
         raise DatasetError(f'{d.path}: field "{k}" is {d.meta["frame_fields"][k]}, the target has '
                            f'{ref.meta["frame_fields"][k]}')
@@ -120,24 +133,36 @@ def _check_compatible(datasets, target: int, image_keys) -> None:
       if d.meta['lowdim_fields'][k]['dim'] != ref.meta['lowdim_fields'][k]['dim']:
         raise DatasetError(f'{d.path}: field "{k}" has dim {d.meta["lowdim_fields"][k]["dim"]}, the target '
                            f'has {ref.meta["lowdim_fields"][k]["dim"]} (same task and arm count needed)')
+  return missing
 
 
 class _Loader:
   """Reads one transition of one source into the common element structure (runs in Grain workers)."""
 
   def __init__(self, ds: Dataset, index: int, is_target: bool, target_meta: dict, norm: Normalizer,
-               config: PipelineConfig, labels: np.ndarray | None):
+               config: PipelineConfig, labels: np.ndarray | None, mark_views: bool = False):
     self.ds, self.index, self.is_target, self.norm, self.config = ds, index, is_target, norm, config
+    stored = ds.meta['frame_fields']
+    self.present = np.array([k in stored for k in config.image_keys])
+    self.blank = {k: np.zeros(s['shape'], s['dtype']) for k, s in target_meta['frame_fields'].items()
+                  if k in config.image_keys and k not in stored}
+    self.mark_views = mark_views
     lf = target_meta['lowdim_fields']
     self.proprio_dim = lf['joint_pos']['dim'] + lf['gripper']['dim']
     self.action_dim = lf['action']['dim']
     self.num_arms = target_meta['num_arms']
     self.labels = labels
 
-  def _obs(self, ep: int, t: int) -> dict:
+  def _images(self, ep: int, t: int) -> dict:
+    """The image keys at step t; a view the source does not store is zeros."""
     frame = self.ds.frame(ep, t)
+    return {k: frame[k] if k in frame else self.blank[k] for k in self.config.image_keys}
+
+  def _obs(self, ep: int, t: int) -> dict:
     e = self.ds.episodes[ep]
-    obs = {k: frame[k] for k in self.config.image_keys}
+    obs = self._images(ep, t)
+    if self.mark_views:
+      obs[VIEW_MASK] = self.present
     for k in SHARED_KEYS:
       obs[k] = self.norm.normalize(k, e[k][t]).astype(np.float32)
     return obs
@@ -179,7 +204,7 @@ class _Loader:
       ahead = t + k + np.arange(n + 1)                 # the start frame, then the n frames it predicts
       out['future_mask'] = ahead[1:] <= last + 1
       out['future_offset'] = np.int32(k)
-      frames = [self.ds.frame(ep, int(s)) for s in np.minimum(ahead, last + 1)]
+      frames = [self._images(ep, int(s)) for s in np.minimum(ahead, last + 1)]
       stacked = {key: np.stack([f[key] for f in frames]) for key in self.config.image_keys}
       out['future_start'] = {key: v[0] for key, v in stacked.items()}
       out['future'] = {key: v[1:] for key, v in stacked.items()}
@@ -210,7 +235,7 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
     raise ValueError(f'source weights must be non-negative with a positive sum, got {weights}')
   datasets = [Dataset(s.path) for s in config.sources]
   target = _pick_target(datasets, config.sources)
-  _check_compatible(datasets, target, config.image_keys)
+  mark_views = _check_compatible(datasets, target, config.image_keys)
   tmeta = datasets[target].meta
   if action_space.check(config.action_space) == 'joint_target' and 'joint_target' not in tmeta['lowdim_fields']:
     raise DatasetError(f'{datasets[target].path}: no "joint_target" field, which action_space="joint_target" '
@@ -235,7 +260,7 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
       raise DatasetError(f'{src.path}: labels have {len(lab)} rows, the dataset has {ds.meta["num_steps"]} steps')
     if config.stage == 2 and labels and lab is None:
       raise ValueError(f'labels given for some sources but not for {src.path}')
-    loader = _Loader(ds, i, i == target, tmeta, norm, config, lab)
+    loader = _Loader(ds, i, i == target, tmeta, norm, config, lab, mark_views)
     part = grain.MapDataset.source(table).shuffle(seed=config.seed + 7919 * i).repeat().map(loader)
     parts.append(part)
     used.append(src.weight)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 FORMAT_VERSION = 1
+VIEW_MASK = 'image_present'    # batch field: which image keys an element's source stores (`data/pipeline.py`)
 META_FILE, STATS_FILE, EPISODES_FILE = 'meta.json', 'stats.json', 'episodes.array_record'
 
 # name -> accepted Python types
@@ -28,6 +29,11 @@ META_FIELDS = {
 
 class DatasetError(ValueError):
   """A dataset on disk is missing, incomplete, corrupt or not what the caller expects."""
+
+
+def image_shape(key: str, size: int) -> tuple:
+  """The stored shape of image field `key` at `size` pixels: RGB has three channels, masks and depth none."""
+  return (size, size, 3) if key.endswith('/rgb') else (size, size)
 
 
 def frame_bytes(spec: dict) -> int:

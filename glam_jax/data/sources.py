@@ -29,7 +29,8 @@ def pipeline_configs(config, stage: int = 1) -> tuple[pipeline.PipelineConfig, p
 
 def check_existing(config, where: str) -> None:
   """The sources of `config` that already exist on disk (imported or generated before) hold what it reads:
-  its image keys (GLAM-O's masks), and actions and proprioception for the target. Missing sources pass: the
+  the target every image key (GLAM-O's masks), another source at least one, and the target actions and
+  proprioception. Missing sources pass: the
   main job generates them with every field. Raises ValueError naming the dataset, the field and the fix."""
   for name in config.sources:
     path = source_path(config, name)
@@ -37,7 +38,8 @@ def check_existing(config, where: str) -> None:
       continue
     meta = read_meta(path)
     missing = [k for k in config.image_keys if k not in meta['frame_fields']]
-    if missing:
+    # another source may lack views (a UMI recording: its wrist camera only; the pipeline masks them)
+    if missing and (name == config.target or len(missing) == len(config.image_keys)):
       raise ValueError(f'{where}: {path} has no {missing[0]!r} (it stores {sorted(meta["frame_fields"])}); '
                        f'this method reads {list(config.image_keys)}: import the data with masks '
                        '(tools/import_dataset.py --masks=...) or choose a method that reads RGB')

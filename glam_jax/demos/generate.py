@@ -24,7 +24,7 @@ from tqdm import tqdm
 from glam_jax.data.schema import DatasetError
 from glam_jax.data.writer import DatasetWriter
 from glam_jax.demos import collect, heterogeneity
-from glam_jax.sim import backends, camera, make_env
+from glam_jax.sim import backends, camera, make_env, tasks
 
 SOURCES = {'kinova': True, 'umi': False, 'ur5e': True}     # source -> stores actions (labels)
 MIN_SCRIPTED_SUCCESS = 0.9     # heterogeneity levels >= 1: a source's demonstrator must succeed this often
@@ -70,6 +70,11 @@ def source_env(task: str, source: str, style: heterogeneity.Style = heterogeneit
   return backends.with_backend(env, backend)
 
 
+def stored_views(cfg: GenerateConfig) -> tuple:
+  """The cameras the dataset stores: the source style's views, or else the config's (`wrist` expanded)."""
+  return heterogeneity.recorded_views(cfg.style, cfg.views, 2 if tasks.get_task(cfg.task).bimanual else 1)
+
+
 def _mesh_batch(batch: int) -> tuple[Mesh, int]:
   devices = np.array(jax.devices())
   batch = -(-batch // len(devices)) * len(devices)       # a multiple of the device count
@@ -85,7 +90,8 @@ def generate(cfg: GenerateConfig) -> dict:
   t_start = time.time()
   style = cfg.style
   env = source_env(cfg.task, cfg.source, style, cfg.backend)
-  rig = camera.make_rig(env.mj_model, cfg.views, cfg.image_size, cfg.image_size, env.mask_geoms, style.appearance)
+  views = stored_views(cfg)
+  rig = camera.make_rig(env.mj_model, views, cfg.image_size, cfg.image_size, env.mask_geoms, style.appearance)
   mesh, batch = _mesh_batch(cfg.batch)
   shard = NamedSharding(mesh, PartitionSpec('data'))
   # native physics gathers a sharded batch onto one device every step: start it there (rendering is sharded)
@@ -93,7 +99,7 @@ def generate(cfg: GenerateConfig) -> dict:
   render_chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
   run = collect.make_collector(env, motion=style.motion)
   render = collect.make_renderer(rig)
-  image_keys = [f'{v}/{k}' for v in cfg.views for k in (('rgb', 'mask', 'depth') if cfg.depth else ('rgb', 'mask'))]
+  image_keys = [f'{v}/{k}' for v in views for k in (('rgb', 'mask', 'depth') if cfg.depth else ('rgb', 'mask'))]
   size = (cfg.image_size, cfg.image_size)
   frame_fields = {k: {'shape': size + ((3,) if k.endswith('rgb') else ()),
                       'dtype': 'float32' if k.endswith('depth') else 'uint8'} for k in image_keys}
@@ -155,7 +161,7 @@ def generate(cfg: GenerateConfig) -> dict:
         task=cfg.task, source=cfg.source, embodiment=env.embodiment, num_arms=num_arms, has_actions=has_actions,
         has_proprio=has_proprio, action_dim=env.action_size if has_actions else 0,
         proprio_dim=(lowdim.get('joint_pos', 0) + num_arms) if has_proprio else 0, ctrl_dt=env.dt,
-        image_size=cfg.image_size, views=list(cfg.views), seed=cfg.seed, backend=cfg.backend,
+        image_size=cfg.image_size, views=list(views), seed=cfg.seed, backend=cfg.backend,
         heterogeneity_level=cfg.level, style=style.to_dict(),
         scripted_success_rate=successes / attempts, attempts=attempts,
         generation_seconds=round(time.time() - t_start, 1))
@@ -173,7 +179,7 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
     return False            # written before joint targets were recorded
   return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed'],
           meta.get('backend', 'mjx'), meta.get('style', heterogeneity.DEFAULT.to_dict())) == (
-              cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(cfg.views), cfg.seed, cfg.backend,
+              cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(stored_views(cfg)), cfg.seed, cfg.backend,
               cfg.style.to_dict())
 
 

@@ -4,17 +4,20 @@ Real auxiliary data differs from the target robot's: a person moves a hand-held 
 varied speeds, overshoot and correction, their own approach and tilt; its pose comes from SLAM, with noise
 and drift; it is recorded in other light on other surfaces. A testbed whose sources are alike cannot test
 whether latent actions transfer across sources (DESIGN.md §2), so the recipe sets, per source, a style in
-three groups:
+four groups:
 
 - `motion`: the scripted demonstrator's timing and variation (`demos/scripted.py`, `demos/plans.Noise`);
 - `pose`: noise and drift on the *recorded* end-effector pose (the simulator's true pose is kept beside it
   as `true_ee_pose`, which training never reads: the alignment probe's truth);
-- `appearance`: light and table texture of the renders (`sim/camera.Appearance`).
+- `appearance`: light and table texture of the renders (`sim/camera.Appearance`);
+- `recording`: the camera views stored (the UMI-like levels: only the gripper's own wrist camera; the target
+  gains that camera as a third view).
 
 Levels: 0 = the sources as they were (every field at its default: level-0 data is bit-identical to data made
 before levels existed); 1 = UMI-like; 2 = harder. A level sets the style of the auxiliary sources (those
-without action labels); the target and the second arm keep the default. `resolve(level, overrides)` gives
-every source's style, with overrides `'umi.pose.noise_pos=0.005;umi.motion.pause_prob=0.2'`.
+without action labels); the target and the second arm keep their motion, pose and look, and at levels >= 1
+record the wrist camera as a third view. `resolve(sources, level, overrides)` gives every source's style,
+with overrides `'umi.pose.noise_pos=0.005;umi.motion.pause_prob=0.2'`.
 """
 from __future__ import annotations
 
@@ -25,11 +28,13 @@ import os
 
 import numpy as np
 
+from glam_jax.sim import scene
 from glam_jax.sim.camera import Appearance
+from glam_jax.sim.gripper import wrist_camera
 
 LEVELS = (0, 1, 2)
-# Scripted success per (task, source, physics, style), measured by tools/check_demos.py --record: a style
-# other than the default is used only where its demonstrator succeeded at least MIN_SUCCESS of the time.
+# Scripted success per (task, source, physics, motion settings), measured by tools/check_demos.py --record:
+# motion other than the default is used only where its demonstrator succeeded at least MIN_SUCCESS of the time.
 SUCCESS_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'scripted_success.json')
 MIN_SUCCESS = 0.9
 
@@ -63,23 +68,37 @@ class Pose:
 
 
 @dataclasses.dataclass(frozen=True)
+class Recording:
+  """What the source's recording holds."""
+  views: tuple = ()               # cameras stored; (): the recipe's views. `wrist`: each arm's wrist camera
+
+
+@dataclasses.dataclass(frozen=True)
 class Style:
   motion: Motion = Motion()
   pose: Pose = Pose()
   appearance: Appearance = Appearance()
+  recording: Recording = Recording()
 
   def to_dict(self) -> dict:
-    return {g: {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(self, g)).items()}
-            for g in ('motion', 'pose', 'appearance')}
+    """JSON-able; a group left at its defaults since before it existed is left out, so older datasets'
+    styles compare equal."""
+    out = {g: {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(self, g)).items()}
+           for g in GROUPS}
+    if self.recording == Recording():
+      del out['recording']
+    return out
 
   @staticmethod
   def from_dict(d: dict) -> 'Style':
-    groups = {'motion': Motion, 'pose': Pose, 'appearance': Appearance}
     return Style(**{g: cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.get(g, {}).items()})
-                    for g, cls in groups.items()})
+                    for g, cls in GROUPS.items()})
 
 
+GROUPS = {'motion': Motion, 'pose': Pose, 'appearance': Appearance, 'recording': Recording}
 DEFAULT = Style()
+VIEWS = tuple(scene.CAMERAS) + ('wrist',)         # what a recording may hold
+TARGET_VIEWS = ('overhead', 'front', 'wrist')     # the target's views at levels >= 1: a wrist camera added
 
 # The auxiliary source's style per level.
 AUXILIARY = {
@@ -89,14 +108,20 @@ AUXILIARY = {
                       yaw_noise=0.2, approach=(0.04, 0.14), grasp_offset=0.004, tilt=0.12, length_scale=1.75),
         pose=Pose(noise_pos=0.002, noise_rot=0.01, drift_pos=0.004, drift_rot=0.01),
         appearance=Appearance(light_dir=(-0.3, 0.45, 1.0), ambient=0.45, table_rgb=(0.56, 0.57, 0.6),
-                              checker=0.05, checker_contrast=0.2)),
+                              checker=0.05, checker_contrast=0.2),
+        recording=Recording(views=('wrist',))),
     2: Style(
         motion=Motion(human=True, speed=(0.5, 1.5), pause_prob=0.5, pause_steps=(3, 12), overshoot=0.3,
                       yaw_noise=0.3, approach=(0.03, 0.16), grasp_offset=0.005, tilt=0.2, length_scale=2.0),
         pose=Pose(noise_pos=0.004, noise_rot=0.02, drift_pos=0.008, drift_rot=0.02),
         appearance=Appearance(light_dir=(0.1, -0.6, 1.0), ambient=0.55, table_rgb=(0.42, 0.46, 0.52),
-                              checker=0.04, checker_contrast=0.3)),
+                              checker=0.04, checker_contrast=0.3),
+        recording=Recording(views=('wrist',))),
 }
+# The style of a source with action labels (the target, the second arm) per level: filmed as before, plus
+# the wrist camera every source shares.
+LABELLED = {0: DEFAULT, 1: Style(recording=Recording(views=TARGET_VIEWS)),
+            2: Style(recording=Recording(views=TARGET_VIEWS))}
 
 
 def check_level(level) -> int:
@@ -108,7 +133,15 @@ def check_level(level) -> int:
 def preset(source: str, level: int, auxiliary: bool) -> Style:
   """The style of `source` at `level`: the level's auxiliary style for a source without action labels."""
   del source
-  return AUXILIARY[check_level(level)] if auxiliary else DEFAULT
+  return (AUXILIARY if auxiliary else LABELLED)[check_level(level)]
+
+
+def recorded_views(style: Style, recipe_views, num_arms: int = 1) -> tuple:
+  """The camera names a source with `style` stores: its own views or else the recipe's, `wrist` standing for
+  each arm's wrist camera (`sim/gripper.wrist_camera`)."""
+  views = style.recording.views or tuple(recipe_views)
+  arms = ('',) if num_arms == 1 else ('left/', 'right/')
+  return tuple(c for v in views for c in ([wrist_camera(p) for p in arms] if v == 'wrist' else [v]))
 
 
 def _parse_value(text: str, current, name: str):
@@ -117,6 +150,8 @@ def _parse_value(text: str, current, name: str):
       if text.lower() not in ('true', 'false', '1', '0'):
         raise ValueError
       return text.lower() in ('true', '1')
+    if isinstance(current, tuple) and (not current or isinstance(current[0], str)):    # names
+      return tuple(x.strip() for x in text.strip('()[] ').split(',') if x.strip())
     if isinstance(current, tuple):
       values = tuple(float(x) for x in text.strip('()[] ').split(',') if x.strip())
       if len(values) != len(current):
@@ -149,6 +184,9 @@ def check_style(style: Style, where: str) -> None:
   for name, v in dataclasses.asdict(p).items():
     if v < 0:
       bad.append(f'pose.{name}={v} (need >= 0)')
+  unknown = [v for v in style.recording.views if v not in VIEWS]
+  if unknown:
+    bad.append(f'recording.views={style.recording.views} (unknown {unknown[0]!r}; valid: {", ".join(VIEWS)})')
   if not 0 <= a.ambient <= 1 or not 0 <= a.checker_contrast <= 1 or a.checker <= 0:
     bad.append(f'appearance ambient={a.ambient}, checker={a.checker}, checker_contrast={a.checker_contrast} '
                '(need ambient and contrast in 0..1, checker > 0)')
@@ -171,8 +209,8 @@ def resolve(sources: dict, level: int, overrides: str = '') -> dict:
     if source not in styles:
       raise ValueError(f'source style override {item!r}: unknown source {source!r}; the recipe has '
                        f'{", ".join(styles)}')
-    if group not in ('motion', 'pose', 'appearance'):
-      raise ValueError(f'source style override {item!r}: unknown group {group!r}; valid: motion, pose, appearance')
+    if group not in GROUPS:
+      raise ValueError(f'source style override {item!r}: unknown group {group!r}; valid: {", ".join(GROUPS)}')
     settings = getattr(styles[source], group)
     fields = {f.name for f in dataclasses.fields(settings)}
     if field not in fields:
@@ -214,8 +252,15 @@ def recorded_pose(ee_pose: np.ndarray, pose: Pose, dt: float, rng: np.random.Gen
 
 
 def style_key(style: Style) -> str:
-  """A short hash of every setting: a level whose definition changes is measured again."""
+  """A short hash of every setting."""
   return hashlib.sha256(json.dumps(style.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def motion_key(style: Style) -> str:
+  """A short hash of the motion settings, which alone decide whether the demonstrator succeeds (pose error,
+  appearance and views are applied to what is recorded): the scripted-success table's key, so a level whose
+  motion changes is measured again."""
+  return hashlib.sha256(json.dumps(style.to_dict()['motion'], sort_keys=True).encode()).hexdigest()[:10]
 
 
 def read_success_table(path: str = SUCCESS_TABLE) -> list:
@@ -226,9 +271,9 @@ def read_success_table(path: str = SUCCESS_TABLE) -> list:
 
 
 def record_success(rows: list, path: str = SUCCESS_TABLE) -> None:
-  """Adds measured rows ({task, source, backend, level, style_key, successes, episodes, rate, ...}) to the
-  table, replacing rows of the same (task, source, backend, style_key)."""
-  ident = lambda r: (r['task'], r['source'], r['backend'], r['style_key'])
+  """Adds measured rows ({task, source, backend, level, motion_key, successes, episodes, rate, ...}) to the
+  table, replacing rows of the same (task, source, backend, motion_key)."""
+  ident = lambda r: (r['task'], r['source'], r['backend'], r['motion_key'])
   new = {ident(r) for r in rows}
   kept = [r for r in read_success_table(path) if ident(r) not in new]
   table = sorted(kept + list(rows), key=lambda r: (r['task'], r['source'], r['backend'], r['level']))
@@ -240,16 +285,16 @@ def record_success(rows: list, path: str = SUCCESS_TABLE) -> None:
 
 
 def check_measured(task: str, sources: dict, backend: str, styles: dict, path: str = SUCCESS_TABLE) -> None:
-  """Refuses a non-default style whose demonstrator has no measured scripted success of at least
+  """Refuses a style with non-default motion whose demonstrator has no measured scripted success of at least
   MIN_SUCCESS for this task and physics (`sources` {name: level}); the error says how to measure it."""
-  table = {(r['task'], r['source'], r['backend'], r['style_key']): r for r in read_success_table(path)}
+  table = {(r['task'], r['source'], r['backend'], r['motion_key']): r for r in read_success_table(path)}
   for source, style in styles.items():
-    if style == DEFAULT:
+    if style.motion == DEFAULT.motion:
       continue
-    row = table.get((task, source, backend, style_key(style)))
+    row = table.get((task, source, backend, motion_key(style)))
     if row is None:
       raise ValueError(
-          f'{task}/{source} at heterogeneity level {sources[source]} (style {style_key(style)}) on {backend} physics '
+          f'{task}/{source} at heterogeneity level {sources[source]} (motion {motion_key(style)}) on {backend} physics '
           f'has no measured scripted success; measure it: python tools/check_demos.py --tasks={task} '
           f'--sources={source} --levels={sources[source]} --backend={backend} --record')
     if row['rate'] < MIN_SUCCESS:

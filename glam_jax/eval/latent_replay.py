@@ -37,13 +37,13 @@ from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect, generate, heterogeneity
 from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
-from glam_jax.sim import backends, camera, make_env
+from glam_jax.sim import backends, camera, make_env, tasks
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2.latent_bc import normalize_env_obs
 from glam_jax.train import sharding
 
 REPLAY_VIEW = 'overhead/rgb'
-ALL_VIEWS = ('overhead', 'front')   # rendered for every source episode (RGB and masks), whatever the model reads
+ALL_VIEWS = ('overhead', 'front')   # rendered for every source episode (RGB and masks), besides what the model reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,9 +239,9 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
   space = action_space.of(config)
   image_size = learner.model_config.image_shape[0]
   view = REPLAY_VIEW.split('/')[0]
-  missing = {k.split('/')[0] for k in learner.image_keys} - set(ALL_VIEWS)
-  if missing:
-    raise ValueError(f'latent replay renders the views {ALL_VIEWS}; the world model also reads {sorted(missing)}')
+  # the pictures' view and the world model's (a wrist camera at heterogeneity levels >= 1)
+  views = tuple(dict.fromkeys(ALL_VIEWS + tuple(k.rpartition('/')[0] for k in learner.image_keys)))
+  arms = 2 if tasks.get_task(config.task).bimanual else 1
   env = backends.with_backend(make_env(config.task, config.target, render=False), cfg.backend)
   key = (config.task, config.target, space, sources.source_path(config, config.target), image_size, cfg.backend)
   compiled = {} if compiled is None else compiled
@@ -259,9 +259,12 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
     decode = make_latent_decoder(learner, params, normalizer)
   results, picture_rows, labels = {}, [], []
   for source in tqdm(cfg.sources, desc='latent replay', disable=not progress):
-    eps = cached_source_episodes(config.task, source, cfg, ALL_VIEWS, image_size, episodes_dir)
+    eps = cached_source_episodes(config.task, source, cfg, views, image_size, episodes_dir)
+    recorded = heterogeneity.recorded_views(cfg.style(source), ALL_VIEWS, arms)
+    model_images = {k: v if k.rpartition('/')[0] in recorded else np.zeros_like(v)    # what the source records
+                    for k, v in eps['images'].items() if k in learner.image_keys}
     n = len(eps['lengths'])
-    episode = lambda fn, i: np.asarray(fn({k: eps['images'][k][i] for k in learner.image_keys},
+    episode = lambda fn, i: np.asarray(fn({k: model_images[k][i] for k in learner.image_keys},
                                           eps['ee_pose'][i], eps['gripper'][i]))
     if learner.reads_state:
       latents = np.stack([episode(encode, i) for i in range(n)])

@@ -151,8 +151,8 @@ def cells_of(sc, workdir: str) -> list:
 
 def shared_source_key(one, style) -> str:
   """What names a source's shared dataset: its recipe (`one`: that source only) and the style the recipe gives
-  it, so that a level that leaves a source's style as it was (the target's) shares that source with level 0,
-  whose data keeps the key it had before styles existed."""
+  it, so that levels giving a source the same style share its data (the target's at levels 1 and 2), and
+  default-style data keeps the key it had before styles existed."""
   ident = copy.deepcopy(one)
   for field in ('heterogeneity', 'source_style'):
     if field in ident:

@@ -22,7 +22,7 @@ from glam_jax.data import sources
 from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import alignment, latent_replay, policy_eval, report, stats
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
-from glam_jax.sim import backends
+from glam_jax.sim import backends, tasks
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2 import experiment as stage2
 from glam_jax.train import loop
@@ -106,6 +106,32 @@ def drop_missing_sources(config, episodes: dict) -> None:
     del config.sources[name]
 
 
+WORLD_MODEL_VIEWS = ('shared', 'target')
+
+
+def view_keys(c, styles: dict) -> tuple:
+  """Where the sources' styles store other views than the recipe's (heterogeneity levels >= 1), functions
+  that turn a world-model and a policy config's image keys into the views to read: the policy every view
+  of the target (what it sees when it acts; a source's missing views are masked), the world model the views
+  every source of the recipe stores (`world_model_views='shared'`: its latent is read from what all
+  sources see) or the target's (`'target'`: missing views masked). (None, None) where nothing changes."""
+  if c.world_model_views not in WORLD_MODEL_VIEWS:
+    raise configs.ConfigError(f'world_model_views={c.world_model_views!r}; valid: {", ".join(WORLD_MODEL_VIEWS)}')
+  recipe_views = tuple(configs.load('data', c.task).views)
+  arms = 2 if tasks.get_task(c.task).bimanual else 1
+  stored = {s: heterogeneity.recorded_views(style, recipe_views, arms) for s, style in styles.items()}
+  if all(v == recipe_views for v in stored.values()):
+    return None, None
+  target = stored[policy_eval.TARGET]
+  shared = tuple(v for v in target if all(v in views for views in stored.values()))
+  if not shared:
+    raise configs.ConfigError(f'no camera view is stored by every source ({stored}); the world model needs one')
+  wm_views = shared if c.world_model_views == 'shared' else target
+  suffixes = lambda keys: tuple(dict.fromkeys(k.rpartition('/')[2] for k in keys))
+  return (lambda keys: tuple(f'{v}/{x}' for v in wm_views for x in suffixes(keys)),
+          lambda keys: tuple(f'{v}/{x}' for v in target for x in suffixes(keys)))
+
+
 @dataclasses.dataclass
 class Plan:
   """Every config the main job will run, built and checked before any work."""
@@ -138,12 +164,15 @@ def plan(c, workdir: str) -> Plan:
                                  {s: styles[s] for s in episodes})
   except ValueError as e:
     raise configs.ConfigError(str(e)) from None
+  world_model_keys, policy_keys = view_keys(c, {s: styles[s] for s in episodes})
   data_dir = c.data_dir or os.path.join(workdir, 'data')
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
 
   def world_model_config(method):
     wc = configs.load('world_model', ','.join(p for p in (c.task, method.name, c.world_model_arg, *second_arm) if p))
     drop_missing_sources(wc, episodes)
+    if world_model_keys:
+      wc.image_keys = world_model_keys(wc.image_keys)
     configs.apply_overrides(wc, c.world_model)
     wc.data_dir = data_dir
     return wc
@@ -160,6 +189,8 @@ def plan(c, workdir: str) -> Plan:
     drop_missing_sources(pc, episodes)
     pc.data_dir, pc.seed = data_dir, seed
     pc.world_model_dir = world_models[method.name][1] if method.learner else ''
+    if policy_keys:
+      pc.image_keys = policy_keys(pc.image_keys)
     if method.pretrain and not options:
       pc.init_from = pretrained[method.name][1]
     configs.apply_overrides(pc, c.policy)

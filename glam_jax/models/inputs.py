@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from glam_jax.data.schema import VIEW_MASK
+
 EE_KEYS = ('ee_pose', 'gripper')     # recorded by every source: the end-effector state
 POSE_DIM = 9                          # per arm: TCP position, then the first two rotation-matrix columns
 TILT_DIMS = (5, 8)                    # per arm: the z components of those columns (the TCP's tilt)
@@ -31,6 +33,38 @@ def image_input(obs: dict, keys) -> jnp.ndarray:
 
 def image_channels(keys) -> int:
   return sum(3 if k.endswith('/rgb') else 1 for k in keys)
+
+
+def view_weights(obs: dict, keys) -> jnp.ndarray | None:
+  """(..., V) 1.0 for each image key the element's source stores, 0.0 for a missing view (the pipeline's
+  `image_present`); None when every source stores every key."""
+  if VIEW_MASK not in obs:
+    return None
+  return jnp.asarray(obs[VIEW_MASK], jnp.float32)
+
+
+def channel_weights(obs: dict, keys) -> jnp.ndarray | None:
+  """`view_weights` spread over each view's channels of `image_input`: (..., C), or None."""
+  views = view_weights(obs, keys)
+  if views is None:
+    return None
+  return jnp.concatenate([jnp.repeat(views[..., i:i + 1], image_channels((k,)), -1) for i, k in enumerate(keys)], -1)
+
+
+def pixel_error(pred: jnp.ndarray, target: jnp.ndarray, weights: jnp.ndarray | None = None) -> jnp.ndarray:
+  """Mean squared error over the last three axes (H, W, C) of each element; with channel `weights` (..., C),
+  over the views its source stores only."""
+  if weights is None:
+    return jnp.mean((pred - target) ** 2, axis=(-3, -2, -1))
+  w = jnp.broadcast_to(weights[..., None, None, :], pred.shape)
+  return jnp.sum(w * (pred - target) ** 2, axis=(-3, -2, -1)) / jnp.maximum(jnp.sum(w, axis=(-3, -2, -1)), 1.0)
+
+
+def pixel_mse(pred: jnp.ndarray, target: jnp.ndarray, weights: jnp.ndarray | None = None) -> jnp.ndarray:
+  """The mean of `pixel_error` over elements (a source's missing views neither count nor dilute it)."""
+  if weights is None:
+    return jnp.mean((pred - target) ** 2)
+  return jnp.mean(pixel_error(pred, target, weights))
 
 
 def ee_state(obs: dict, tilt: bool = True) -> jnp.ndarray:

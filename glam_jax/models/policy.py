@@ -81,9 +81,12 @@ class Policy(nn.Module):
     if c.action_dim:
       self.decoder_net = layers.MLP(c.decoder_layers, c.decoder_width, c.action_dim)
 
-  def context(self, images, state):
-    """images: (..., V, H, W, C) floats (None without views), state: (..., state_dim) -> c_t."""
+  def context(self, images, state, present=None):
+    """images: (..., V, H, W, C) floats (None without views), state: (..., state_dim) -> c_t. `present`
+    (..., V): 0 for a view the element's source did not record, whose embedding is then zero."""
     parts = [enc(images[..., i, :, :, :]) for i, enc in enumerate(self.views)]
+    if present is not None:
+      parts = [p * present[..., i:i + 1] for i, p in enumerate(parts)]
     return jnp.concatenate(parts + [state], -1)
 
   def head(self, t, noisy, context, train: bool = False):
@@ -104,14 +107,14 @@ class Policy(nn.Module):
       chunk = jnp.concatenate([chunk, c], -1)
     return self.decoder_net(chunk)
 
-  def infer(self, images, state):
+  def infer(self, images, state, present=None):
     """Test time: step 1 from (0, 0), step 2 from step 1's output at t*; no noise. -> (chunk, actions)."""
     c = self.config
-    ctx = self.context(images, state)
+    ctx = self.context(images, state, present)
     zeros = jnp.zeros(ctx.shape[:-1] + (c.horizon, c.output_dim), ctx.dtype)
     first = self.head(jnp.zeros(ctx.shape[:-1]), zeros, ctx)
     chunk = self.head(jnp.full(ctx.shape[:-1], c.t_star), first, ctx)
     return chunk, self.decode(chunk, ctx)
 
-  def __call__(self, images, state):
-    return self.infer(images, state)
+  def __call__(self, images, state, present=None):
+    return self.infer(images, state, present)

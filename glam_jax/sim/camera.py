@@ -4,8 +4,9 @@ Why not `mjx.ray`: it returns distance and geom id only, and tests every geom ty
 here are built from planes, spheres, capsules and boxes only, so this caster intersects each ray with each
 primitive of those four types in closed form (one dense [cams, geoms, rays] computation per type, fused
 with the nearest-hit reduction), and takes the surface normal of the nearest hit for Lambertian shading.
-Cameras are fixed, so ray origins and directions are constants of the model. Depth is the z-depth along
-the optical axis (as MuJoCo renders it); rays that hit nothing get `FAR`.
+A fixed camera's ray origins and directions are constants of the model; a camera on a moving body (the
+wrist camera) follows a geom of that body, so its rays are those constants turned by that geom's pose.
+Depth is the z-depth along the optical axis (as MuJoCo renders it); rays that hit nothing get `FAR`.
 """
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ class CameraRig:
   geom_rgb: np.ndarray     # (ngeom, 3)
   mask_geoms: np.ndarray   # (ngeom,) bool: geoms of the task's manipulated objects
   appearance: Appearance = Appearance()
+  # cameras on a moving body follow a geom of that body (-1: fixed); their pose in that geom's frame, and
+  # their ray directions in the camera's own frame
+  anchor: np.ndarray = None      # (num_cams,) geom id or -1
+  local_pos: np.ndarray = None   # (num_cams, 3)
+  local_rot: np.ndarray = None   # (num_cams, 3, 3)
+  local_dirs: np.ndarray = None  # (num_cams, H * W, 3)
 
 
 def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_geom_names=(),
@@ -56,11 +63,12 @@ def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_
     raise ValueError(f'image size must be positive, got {height}x{width}')
   data = mujoco.MjData(model)
   mujoco.mj_forward(model, data)
-  origins, dirs, forward = [], [], []
+  origins, dirs, forward, anchor, local_pos, local_rot, local_dirs = [], [], [], [], [], [], []
   for name in camera_names:
     cam = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
     if cam < 0:
-      raise ValueError(f'model has no camera {name!r}')
+      cams = [model.camera(i).name for i in range(model.ncam)]
+      raise ValueError(f'model has no camera {name!r}; it has {", ".join(cams)}')
     rot = data.cam_xmat[cam].reshape(3, 3)       # columns: camera x (right), y (up), z (backwards)
     tan = np.tan(np.deg2rad(model.cam_fovy[cam]) / 2)
     u = ((np.arange(width) + 0.5) / width * 2 - 1) * tan * width / height
@@ -71,6 +79,16 @@ def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_
     dirs.append(world / np.linalg.norm(world, axis=-1, keepdims=True))
     origins.append(data.cam_xpos[cam].copy())
     forward.append(-rot[:, 2])
+    local_dirs.append(local / np.linalg.norm(local, axis=-1, keepdims=True))
+    body = int(model.cam_bodyid[cam])
+    geoms = np.flatnonzero(model.geom_bodyid == body) if body > 0 else []
+    if body > 0 and len(geoms) == 0:
+      raise ValueError(f'camera {name!r} sits on a body without geoms: nothing to follow')
+    g = int(geoms[0]) if body > 0 else -1
+    g_rot = data.geom_xmat[g].reshape(3, 3) if g >= 0 else np.eye(3)
+    anchor.append(g)
+    local_pos.append(g_rot.T @ (data.cam_xpos[cam] - data.geom_xpos[g]) if g >= 0 else np.zeros(3))
+    local_rot.append(g_rot.T @ rot)
   geom_type = np.full(model.ngeom, -1)
   rgba = model.geom_rgba.copy()
   has_mat = model.geom_matid >= 0
@@ -92,7 +110,8 @@ def make_rig(model: mujoco.MjModel, camera_names, height: int, width: int, mask_
       dirs=np.array(dirs, np.float32), forward=np.array(forward),
       geom_ids=tuple(np.nonzero(geom_type == k)[0] for k in range(len(_TYPES))),
       geom_type=geom_type, geom_size=model.geom_size.copy(), geom_rgb=rgba[:, :3].copy(), mask_geoms=mask,
-      appearance=appearance)
+      appearance=appearance, anchor=np.array(anchor, int), local_pos=np.array(local_pos),
+      local_rot=np.array(local_rot), local_dirs=np.array(local_dirs, np.float32))
 
 
 # Ray-primitive tests work on vector components kept as separate arrays (x, y, z) laid out [cams, geoms, rays]:
@@ -184,6 +203,27 @@ def _id_bits(rig: CameraRig) -> int:
   return max(1, (len(rig.geom_type) - 1).bit_length())
 
 
+def rays(rig: CameraRig, geom_xpos, geom_xmat):
+  """Ray origins (C, 3), unit directions (C, R, 3) and optical axes (C, 3) of every camera in this state:
+  constants for fixed cameras, and for a camera on a moving body its pose carried by its anchor geom."""
+  dtype = jnp.float32
+  if (rig.anchor < 0).all():
+    return (jnp.asarray(rig.origins, dtype), jnp.asarray(rig.dirs, dtype), jnp.asarray(rig.forward, dtype))
+  origins, dirs, forward = [], [], []
+  for c, g in enumerate(rig.anchor):
+    if g < 0:
+      origins.append(jnp.asarray(rig.origins[c], dtype))
+      dirs.append(jnp.asarray(rig.dirs[c], dtype))
+      forward.append(jnp.asarray(rig.forward[c], dtype))
+      continue
+    g_rot = geom_xmat[g].reshape(3, 3).astype(dtype)
+    rot = g_rot @ jnp.asarray(rig.local_rot[c], dtype)
+    origins.append(geom_xpos[g].astype(dtype) + g_rot @ jnp.asarray(rig.local_pos[c], dtype))
+    dirs.append(jnp.asarray(rig.local_dirs[c], dtype) @ rot.T)
+    forward.append(-rot[:, 2])
+  return jnp.stack(origins), jnp.stack(dirs), jnp.stack(forward)
+
+
 def cast(rig: CameraRig, geom_xpos, geom_xmat):
   """Nearest hit of every ray: distance (C, R) (inf when none) and geom id (C, R) (-1 when none).
 
@@ -193,8 +233,8 @@ def cast(rig: CameraRig, geom_xpos, geom_xmat):
   under 0.1 mm at 2 m for up to 256 geoms."""
   bits = _id_bits(rig)
   low = (1 << bits) - 1
-  o = jnp.asarray(rig.origins, jnp.float32)
-  d = [jnp.asarray(rig.dirs[:, None, :, i], jnp.float32) for i in range(3)]
+  o, dirs, _ = rays(rig, geom_xpos, geom_xmat)
+  d = [dirs[:, None, :, i] for i in range(3)]
   best = jnp.full(rig.dirs.shape[:2], jnp.iinfo(jnp.int32).max, jnp.int32)
   for k, gids in enumerate(rig.geom_ids):
     if len(gids) == 0:
@@ -227,8 +267,7 @@ def render(rig: CameraRig, geom_xpos, geom_xmat) -> dict:
   t, gid = cast(rig, geom_xpos, geom_xmat)
   hit = gid >= 0
   safe = jnp.maximum(gid, 0)
-  o = jnp.asarray(rig.origins, geom_xpos.dtype)
-  d = jnp.asarray(rig.dirs, geom_xpos.dtype)
+  o, d, forward = (x.astype(geom_xpos.dtype) for x in rays(rig, geom_xpos, geom_xmat))
   t_safe = jnp.where(hit, t, 0.0)
   p = o[:, None] + t_safe[..., None] * d
   mat = geom_xmat[safe].reshape(*safe.shape, 3, 3)
@@ -246,7 +285,7 @@ def render(rig: CameraRig, geom_xpos, geom_xmat) -> dict:
   sky = jnp.asarray(SKY, n.dtype) * (0.85 + 0.15 * jnp.clip(d[..., 2:3], 0, 1))
   rgb = jnp.where(hit[..., None], albedo * shade[..., None], sky)
   rgb = jnp.clip(rgb * 255.0 + 0.5, 0, 255).astype(jnp.uint8)
-  depth = jnp.where(hit, t * jnp.einsum('crj,cj->cr', d, jnp.asarray(rig.forward, d.dtype)), FAR)
+  depth = jnp.where(hit, t * jnp.einsum('crj,cj->cr', d, forward), FAR)
   mask = (jnp.asarray(rig.mask_geoms)[safe] & hit).astype(jnp.uint8)
   shape = (rig.height, rig.width)
   out = {}

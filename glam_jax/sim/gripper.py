@@ -4,12 +4,25 @@ The gripper hangs off a mount frame whose +z points away from the wrist. Two fin
 coupled by an equality constraint and driven by one position actuator on the left finger; finger
 displacement q = 0 means the pads touch, so the opening between the pads is 2q. The TCP site sits between
 the pad centres.
+
+Every gripper carries the same wide-angle wrist camera (`wrist`, or `wrist_left` / `wrist_right` on a
+bimanual scene), where the UMI's camera housing is: beside the mount, looking past the fingers. It is the
+view every source can share (a real UMI recording has only this one).
 """
 from __future__ import annotations
 
 import dataclasses
 
-from glam_jax.sim.mjcf import GRIPPER_COLLISION, VISUAL, Part, vec
+from glam_jax.sim.mjcf import GRIPPER_COLLISION, VISUAL, Part, look_at_xyaxes, vec
+
+WRIST_CAMERA_POS = (0.08, 0.0, 0.066)     # mount frame: at the outer edge of the UMI camera housing's face
+WRIST_CAMERA_AT = (0.0, 0.0, 0.3)         # looks past the finger tips
+WRIST_CAMERA_FOVY = 100.0                 # degrees: wide-angle
+
+
+def wrist_camera(prefix: str = '') -> str:
+  """The wrist camera's name for an arm's prefix ('' or 'left/'): no slash, since views name image keys."""
+  return 'wrist' + (f'_{prefix.strip("/")}' if prefix else '')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +88,8 @@ def build(prefix: str, g: GripperGeometry) -> tuple[Part, GripperNames]:
           {GRIPPER_COLLISION}/>
     {g.extra_visual}
     <site name="{p}tcp" pos="{vec(0, 0, g.tcp_offset)}" size="0.005" rgba="1 0 0 0"/>
+    <camera name="{wrist_camera(p)}" pos="{vec(WRIST_CAMERA_POS)}" fovy="{WRIST_CAMERA_FOVY}"
+            xyaxes="{look_at_xyaxes(WRIST_CAMERA_POS, WRIST_CAMERA_AT, (1.0, 0.0, 0.0))}"/>
     {finger('left', 1)}
     {finger('right', -1)}"""
   actuators = (f'<position name="{p}gripper" joint="{p}left_finger" kp="{g.kp}" kv="{g.kv}" '

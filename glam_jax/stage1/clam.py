@@ -33,7 +33,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from glam_jax.models import gaussian
+from glam_jax.models import gaussian, inputs
 from glam_jax.models.latent_action_models import ClamConfig, ClamModel
 from glam_jax.models.losses import masked_mean
 from glam_jax.models.losses import sq_error as _sq
@@ -60,11 +60,12 @@ class ClamLearner(latent_action.ModelLearner):
     run, cfg = self.run(params), self.loss_config
     images, y, next_y, ee, next_ee = self.transitions(params, batch)
     target = batch['is_target']
-    image_recon = jnp.mean((run(ClamModel.decode, y) - images[0]) ** 2)
+    weights = inputs.channel_weights(batch['obs'], self.image_keys)
+    image_recon = inputs.pixel_mse(run(ClamModel.decode, y), images[0], weights)
     mean, logvar = run(ClamModel.idm, y, ee, next_y, next_ee)
     z = gaussian.sample(rng, mean, logvar) if cfg.stochastic else mean
     pred_y, pred_ee = run(ClamModel.predict_next, y, ee, z)
-    next_frame = jnp.mean((run(ClamModel.decode, pred_y) - images[1]) ** 2)
+    next_frame = inputs.pixel_mse(run(ClamModel.decode, pred_y), images[1], weights)
     ee_forward = jnp.mean(_sq(pred_ee, next_ee))
     action_recon = masked_mean(_sq(run(ClamModel.decode_action, z), batch['action']), target)
     kl = jnp.mean(gaussian.kl_to_standard(mean, logvar))

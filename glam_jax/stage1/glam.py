@@ -53,7 +53,7 @@ def glam_loss(model: WorldModel, params, batch: dict, rng: jax.Array, image_keys
       lambda im: run(WorldModel.encode, im), batch, image_keys, ee_tilt)
   proprio, next_proprio, action = batch['proprio'], batch['next_proprio'], batch['action']
 
-  image_recon = jnp.mean((run(WorldModel.decode, y) - images[0]) ** 2)
+  image_recon = inputs.pixel_mse(run(WorldModel.decode, y), images[0], inputs.channel_weights(batch['obs'], image_keys))
   y_goal = jax.lax.stop_gradient(next_y) if cfg.stop_grad_next_state else next_y
 
   mean_i, logvar_i = run(WorldModel.idm, y, ee, next_y, next_ee)

@@ -43,6 +43,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from glam_jax.models import inputs
 from glam_jax.models.latent_action_models import LapaConfig, LapaModel, nearest_code, nsvq
 from glam_jax.models.losses import masked_mean
 from glam_jax.models.losses import sq_error as _sq
@@ -79,8 +80,9 @@ class LapaLearner(latent_action.ModelLearner):
     images, y, ee, next_ee, tokens = self._tokens(params, batch)
     quantised, idx = nsvq(tokens, codebook, rng)
     pred_y, pred_ee = run(LapaModel.predict_next, y, ee, quantised)
-    image_recon = jnp.mean((run(LapaModel.decode, y) - images[0]) ** 2)
-    next_frame = jnp.mean((run(LapaModel.decode, pred_y) - images[1]) ** 2)
+    weights = inputs.channel_weights(batch['obs'], self.image_keys)
+    image_recon = inputs.pixel_mse(run(LapaModel.decode, y), images[0], weights)
+    next_frame = inputs.pixel_mse(run(LapaModel.decode, pred_y), images[1], weights)
     ee_forward = jnp.mean(_sq(pred_ee, next_ee))
     flat_tokens = jax.lax.stop_gradient(tokens.reshape(-1, tokens.shape[-1]))
     revival = jnp.mean(jnp.min(jnp.sum((flat_tokens[:, None] - codebook) ** 2, -1), 0))

@@ -91,6 +91,14 @@ def view_images(obs: dict, image_keys) -> jnp.ndarray | None:
   return jnp.stack([inputs.image_input(obs, (k,)) for k in image_keys], -4)
 
 
+def policy_inputs(batch: dict, image_keys, state_input: str, ee_tilt: bool) -> tuple:
+  """(images, state, present) of a batch: the policy's views, its state vector and which views the element's
+  source recorded (None when every source records every view)."""
+  obs = batch['obs']
+  return (view_images(obs, image_keys), state_vector(obs, batch['proprio'], state_input, ee_tilt),
+          inputs.view_weights(obs, image_keys))
+
+
 def normalize_env_obs(obs: dict, normalizer: Normalizer) -> tuple[dict, jnp.ndarray]:
   """Raw env observations -> (obs as the pipeline gives them, proprio), for a policy acting in the env."""
   out = dict(obs)
@@ -116,8 +124,7 @@ class PolicyLearner:
     self.model = Policy(config)
 
   def _inputs(self, batch):
-    return view_images(batch['obs'], self.image_keys), state_vector(batch['obs'], batch['proprio'],
-                                                                     self.state_input, self.ee_tilt)
+    return policy_inputs(batch, self.image_keys, self.state_input, self.ee_tilt)
 
   def init(self, rng: jax.Array, batch: dict):
     return self.model.init(rng, *self._inputs(batch))['params']

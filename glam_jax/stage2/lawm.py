@@ -23,7 +23,7 @@ from glam_jax.models import inputs
 from glam_jax.models.latent_action_models import FramePredictor, FramePredictorConfig
 from glam_jax.models.losses import masked_mean
 from glam_jax.models.policy import Policy, PolicyConfig
-from glam_jax.stage2.latent_bc import state_vector, view_images
+from glam_jax.stage2.latent_bc import policy_inputs
 
 
 class LawmPretrainLearner:
@@ -39,8 +39,7 @@ class LawmPretrainLearner:
     self.policy, self.world_model = Policy(policy_config), FramePredictor(frame_config)
 
   def _policy_inputs(self, batch):
-    return view_images(batch['obs'], self.image_keys), state_vector(batch['obs'], batch['proprio'],
-                                                                     self.state_input, self.ee_tilt)
+    return policy_inputs(batch, self.image_keys, self.state_input, self.ee_tilt)
 
   def init(self, rng: jax.Array, batch: dict):
     k_pol, k_wm = jax.random.split(rng)
@@ -69,9 +68,10 @@ class LawmPretrainLearner:
     future = inputs.image_input(batch['future'], self.image_keys)            # (B, n, H, W, C)
     codes = wm(FramePredictor.encode, jnp.concatenate([now[:, None], future], 1))     # (B, n+1, d_y)
     pred = wm(FramePredictor.decode, wm(FramePredictor.predict_next, codes[:, :n], z))
-    per_frame = jnp.mean((pred - future) ** 2, axis=(-3, -2, -1))
+    weights = inputs.channel_weights(batch['obs'], self.image_keys)         # (B, C): the source's views
+    per_frame = inputs.pixel_error(pred, future, None if weights is None else weights[:, None])
     frames = masked_mean(per_frame, batch['future_mask'])
-    recon = jnp.mean((wm(FramePredictor.decode, codes[:, 0]) - now) ** 2)
+    recon = inputs.pixel_mse(wm(FramePredictor.decode, codes[:, 0]), now, weights)
     total = frames + recon
     return total, dict(loss=total, future_frames=frames, image_recon=recon,
                        latent_std=jnp.mean(jnp.std(z, axis=0)))

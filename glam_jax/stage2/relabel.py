@@ -16,6 +16,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
+from glam_jax.data import schema
 from glam_jax.data.pipeline import SHARED_KEYS
 from glam_jax.data.reader import Dataset
 from glam_jax.data.stats import MIN_STD, Normalizer
@@ -25,8 +26,10 @@ STATS_FILE = 'stats.json'
 
 
 def _episode_obs(ds: Dataset, ep: int, image_keys, normalizer: Normalizer) -> dict:
+  """An episode's observations; a view the source does not store is zeros, as the pipeline gives it."""
   frames = [ds.frame(ep, t) for t in range(int(ds.lengths[ep]))]
-  obs = {k: np.stack([f[k] for f in frames]) for k in image_keys}
+  obs = {k: np.stack([f[k] for f in frames]) if k in frames[0] else
+         np.zeros((len(frames),) + schema.image_shape(k, ds.meta['image_size']), np.uint8) for k in image_keys}
   for k in SHARED_KEYS:
     obs[k] = normalizer.normalize(k, ds.episodes[ep][k]).astype(np.float32)
   return obs

@@ -14,10 +14,13 @@ def encoded(source: int, episode: int, step: int) -> float:
 
 
 def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, name: str = 'kinova',
-                    records_per_shard: int = 16, size: int = SIZE) -> dict:
-  """A dataset whose ee_pose[0], action[0], joint_pos[0] and pixel (0, 0) all encode (source, ep, step)."""
-  frame_fields = {'overhead/rgb': {'shape': (size, size, 3), 'dtype': 'uint8'},
-                  'overhead/mask': {'shape': (size, size), 'dtype': 'uint8'}}
+                    records_per_shard: int = 16, size: int = SIZE, views=('overhead',)) -> dict:
+  """A dataset whose ee_pose[0], action[0], joint_pos[0] and pixel (0, 0) of every view all encode
+  (source, ep, step)."""
+  frame_fields = {}
+  for v in views:
+    frame_fields.update({f'{v}/rgb': {'shape': (size, size, 3), 'dtype': 'uint8'},
+                         f'{v}/mask': {'shape': (size, size), 'dtype': 'uint8'}})
   lowdim = {'ee_pose': 9, 'gripper': 1}
   if has_actions:
     lowdim.update(joint_pos=7, joint_target=7, action=8)
@@ -30,8 +33,11 @@ def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, n
       rgb[:, 0, 0, 0] = source
       rgb[:, 0, 0, 1] = e
       rgb[:, 0, 0, 2] = np.arange(n)
-      w.add_episode(arrays, {'overhead/rgb': rgb, 'overhead/mask': (rgb[..., 0] > 0).astype(np.uint8)})
+      frames = {}
+      for v in views:
+        frames.update({f'{v}/rgb': rgb, f'{v}/mask': (rgb[..., 0] > 0).astype(np.uint8)})
+      w.add_episode(arrays, frames)
     return w.close(task='lift', source=name, embodiment=name, num_arms=1, has_actions=has_actions,
                    has_proprio=has_actions, action_dim=8 if has_actions else 0,
-                   proprio_dim=8 if has_actions else 0, ctrl_dt=0.05, image_size=size, views=['overhead'],
+                   proprio_dim=8 if has_actions else 0, ctrl_dt=0.05, image_size=size, views=list(views),
                    seed=0, scripted_success_rate=1.0, attempts=len(lengths))

@@ -1,4 +1,6 @@
 """The Grain mixture: proportions, element integrity, chunk masks, process sharding and iterator state."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -172,3 +174,35 @@ def test_held_out_iterator_reads_only_what_an_evaluation_takes():
   assert [next(it) for _ in range(3)] == [0, 1, 2]
   time.sleep(0.5)                           # what read-ahead threads would do meanwhile
   assert len(read) <= 3 + 3, len(read)
+
+
+def test_a_source_missing_a_view_gives_zeros_marked_absent(tmp_path):
+  """A UMI-like source with only the wrist view beside a target with two: its overhead images are zeros and
+  `image_present` says so; the target's are marked present; a source with none of the views is refused."""
+  target, umi = str(tmp_path / 'kinova'), str(tmp_path / 'umi')
+  write_synthetic(target, 0, LENGTHS_T, views=('overhead', 'wrist'))
+  write_synthetic(umi, 1, LENGTHS_A, has_actions=False, name='umi', views=('wrist',))
+  keys = ('overhead/rgb', 'wrist/rgb')
+  for stage in (1, 2):
+    cfg = pipeline.PipelineConfig(sources=(pipeline.Source(target, 1.0), pipeline.Source(umi, 1.0)),
+                                  image_keys=keys, normalize=False, batch_size=16, stage=stage,
+                                  future_frames=2 if stage == 2 else 0, horizon=4)
+    batch = next(iter(pipeline.make_dataset(cfg)[0]))
+    present = batch['obs']['image_present']
+    is_target = batch['is_target']
+    assert present.shape == (16, 2) and 0 < is_target.sum() < 16
+    np.testing.assert_array_equal(present[:, 0], is_target)
+    assert present[:, 1].all()
+    np.testing.assert_array_equal(_decode(batch['obs']['wrist/rgb'])[:, 0], np.where(is_target, 0, 1))
+    assert not batch['obs']['overhead/rgb'][~is_target].any()
+    assert (_decode(batch['obs']['overhead/rgb'])[is_target] == _decode(batch['obs']['wrist/rgb'])[is_target]).all()
+    if stage == 2:
+      assert not batch['future']['overhead/rgb'][~is_target].any()
+  # every source stores every key: no marks (batches as before views could differ)
+  same = pipeline.PipelineConfig(sources=(pipeline.Source(target, 1.0), pipeline.Source(umi, 1.0)),
+                                 image_keys=('wrist/rgb',), normalize=False, batch_size=8)
+  assert 'image_present' not in next(iter(pipeline.make_dataset(same)[0]))['obs']
+  with pytest.raises(DatasetError, match='a source must store at least one of the views read'):
+    pipeline.make_dataset(dataclasses.replace(same, image_keys=('overhead/rgb',)))
+  with pytest.raises(DatasetError, match='the target must store every view read'):
+    pipeline.make_dataset(dataclasses.replace(same, image_keys=('overhead/rgb', 'front/rgb')))

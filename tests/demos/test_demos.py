@@ -42,7 +42,7 @@ def test_generate_lift_dataset(tmp_path, source, action_dim, proprio_dim, backen
   assert meta['scripted_success_rate'] >= 0.75
   assert meta['action_dim'] == action_dim and meta['proprio_dim'] == proprio_dim
   assert meta['has_actions'] == (source != 'umi') and meta['has_proprio'] == (source != 'umi')
-  expected_low = {'ee_pose', 'gripper'} | ({'joint_pos', 'joint_target', 'action'} if source != 'umi' else set())
+  expected_low = {'ee_pose', 'gripper', 'phase'} | ({'joint_pos', 'joint_target', 'action'} if source != 'umi' else set())
   assert set(ds.episodes[0]) == expected_low
   assert meta['views'] == ['overhead', 'front'] and meta['image_size'] == 16
   for e in range(3):

@@ -18,13 +18,20 @@ from glam_jax.sim import camera
 SOURCES = generate.SOURCES
 
 
-def test_levels_style_only_the_sources_without_labels():
+def test_levels_style_the_unlabelled_sources_and_give_every_source_the_wrist_view():
   for level in heterogeneity.LEVELS:
     styles = heterogeneity.resolve(SOURCES, level)
-    assert styles['kinova'] == styles['ur5e'] == heterogeneity.DEFAULT
+    assert styles['kinova'] == styles['ur5e'] == heterogeneity.LABELLED[level]
+    assert styles['kinova'].motion == styles['kinova'].motion == heterogeneity.DEFAULT.motion
+    assert styles['kinova'].pose == heterogeneity.DEFAULT.pose
     assert styles['umi'] == heterogeneity.AUXILIARY[level]
-  assert heterogeneity.AUXILIARY[0] == heterogeneity.DEFAULT
+  assert heterogeneity.AUXILIARY[0] == heterogeneity.LABELLED[0] == heterogeneity.DEFAULT
   assert heterogeneity.AUXILIARY[1].motion.human and heterogeneity.AUXILIARY[1].pose.active
+  views = lambda level, source, arms=1: heterogeneity.recorded_views(
+      heterogeneity.resolve(SOURCES, level)[source], ('overhead', 'front'), arms)
+  assert views(0, 'kinova') == views(0, 'umi') == ('overhead', 'front')
+  assert views(1, 'kinova') == views(2, 'ur5e') == ('overhead', 'front', 'wrist')
+  assert views(1, 'umi') == ('wrist',) and views(1, 'umi', arms=2) == ('wrist_left', 'wrist_right')
 
 
 def test_overrides_apply_and_bad_input_names_what_is_wrong():
@@ -111,6 +118,8 @@ def test_level_dataset_keeps_truth_and_identity(tmp_path):
   meta = generate.generate(cfg)
   assert meta['heterogeneity_level'] == 1 and heterogeneity.Style.from_dict(meta['style']) == style
   ds = open_dataset(cfg.out)
+  assert meta['views'] == ['wrist'] and set(ds.meta['frame_fields']) == {'wrist/rgb', 'wrist/mask'}
+  assert any(ds.frame(0, t)['wrist/mask'].any() for t in range(int(ds.lengths[0])))   # the cube, in its camera
   e = ds.episodes[0]
   assert set(e) == {'ee_pose', 'gripper', 'phase', 'true_ee_pose'}
   err = np.linalg.norm(e['ee_pose'][:, :3] - e['true_ee_pose'][:, :3], axis=-1)
@@ -120,7 +129,7 @@ def test_level_dataset_keeps_truth_and_identity(tmp_path):
   assert not generate.dataset_complete(cfg.out, dataclasses.replace(cfg, style=heterogeneity.AUXILIARY[2], level=2))
 
 
-def test_level_changes_the_suite_keys_of_styled_sources_only():
+def test_level_changes_the_suite_keys_of_the_sources_it_styles():
   sc = configs.load('suite', 'cpu')
   key = lambda level: suite.pipeline_config(_with(sc, heterogeneity=level), 'lift', 'glam_o', '/w').data_dir
   assert key(0) != key(1) != key(2)
@@ -130,10 +139,10 @@ def test_level_changes_the_suite_keys_of_styled_sources_only():
   recipe = task_pipeline.recipe_of(pc)
   one = lambda source: _one(recipe, source)
   styles = {lv: heterogeneity.resolve(SOURCES, lv) for lv in heterogeneity.LEVELS}
-  assert (suite.shared_source_key(one('kinova'), styles[0]['kinova'])
-          == suite.shared_source_key(one('kinova'), styles[1]['kinova']))
-  assert (suite.shared_source_key(one('umi'), styles[0]['umi'])
-          != suite.shared_source_key(one('umi'), styles[1]['umi']))
+  key = lambda source, level: suite.shared_source_key(one(source), styles[level][source])
+  # the target's style (a wrist view added) is the same at levels 1 and 2: their cells share its data
+  assert key('kinova', 0) != key('kinova', 1) == key('kinova', 2)
+  assert len({key('umi', level) for level in heterogeneity.LEVELS}) == 3
 
 
 def _with(sc, **fields):
@@ -159,7 +168,7 @@ def test_planning_refuses_an_unmeasured_or_failing_style(tmp_path):
   levels = {'kinova': 1, 'umi': 1}
   with pytest.raises(ValueError, match='no measured scripted success.*check_demos.py --tasks=lift --sources=umi --levels=1'):
     heterogeneity.check_measured('lift', levels, 'mjx', styles, table)
-  row = dict(task='lift', source='umi', backend='mjx', level=1, style_key=heterogeneity.style_key(styles['umi']),
+  row = dict(task='lift', source='umi', backend='mjx', level=1, motion_key=heterogeneity.motion_key(styles['umi']),
              successes=170, episodes=200, rate=0.85)
   heterogeneity.record_success([row], table)
   with pytest.raises(ValueError, match='170/200, below 90%'):
@@ -170,3 +179,24 @@ def test_planning_refuses_an_unmeasured_or_failing_style(tmp_path):
   with pytest.raises(ValueError, match='on native physics has no measured'):
     heterogeneity.check_measured('lift', levels, 'native', styles, table)
   heterogeneity.check_measured('lift', {'kinova': 0, 'umi': 0}, 'native', heterogeneity.resolve(SOURCES, 0), table)
+
+
+def test_models_read_the_views_the_sources_store():
+  """Level 0 changes nothing; at level 1 the policy reads the target's three views, the world model the one
+  every source stores (or, asked, the target's)."""
+  c = configs.load('pipeline', 'lift')
+  styles = lambda level: {s: st for s, st in heterogeneity.resolve(SOURCES, level).items() if s in ('kinova', 'umi')}
+  assert task_pipeline.view_keys(c, styles(0)) == (None, None)
+  wm, policy = task_pipeline.view_keys(c, styles(1))
+  assert wm(('overhead/mask', 'front/mask')) == ('wrist/mask',)
+  assert policy(('overhead/rgb', 'front/rgb')) == ('overhead/rgb', 'front/rgb', 'wrist/rgb')
+  c.world_model_views = 'target'
+  wm, _ = task_pipeline.view_keys(c, styles(1))
+  assert wm(('overhead/rgb', 'front/rgb')) == ('overhead/rgb', 'front/rgb', 'wrist/rgb')
+  c.world_model_views = 'all'
+  with pytest.raises(configs.ConfigError, match="world_model_views='all'; valid: shared, target"):
+    task_pipeline.view_keys(c, styles(1))
+  c.world_model_views = 'shared'
+  no_wrist = heterogeneity.resolve(SOURCES, 1, 'umi.recording.views=front')
+  wm, _ = task_pipeline.view_keys(c, {s: no_wrist[s] for s in ('kinova', 'umi')})
+  assert wm(('overhead/mask',)) == ('front/mask',)
