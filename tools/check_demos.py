@@ -1,7 +1,7 @@
 """Measures the scripted demonstrators: success rate over N episodes for each (task, source), no rendering.
 
   python tools/check_demos.py [--tasks=lift,stack_two --sources=kinova,umi,ur5e --levels=0,1,2
-                               --episodes=200 --backend=mjx --json=FILE]
+                               --episodes=200 --backend=mjx --json=FILE --record --markdown=FILE]
 
 Prints one row per (task, source, heterogeneity level): successes / episodes, rate, mean and max episode
 length (control steps until the demonstrator finished), mean and peak TCP speed, and seconds (compile
@@ -34,12 +34,30 @@ _LEVELS = flags.DEFINE_list('levels', ['0'], 'Heterogeneity levels.')
 _BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics.')
 _SEED = flags.DEFINE_integer('seed', 1, 'Random seed.')
 _JSON = flags.DEFINE_string('json', '', 'Optional path for the figures as JSON.')
+_MARKDOWN = flags.DEFINE_string('markdown', '', 'Write the whole committed table as markdown to this path '
+                                '(after --record, with this run\'s rows); no episodes are run when --tasks is empty.')
 _RECORD = flags.DEFINE_bool('record', False, 'Add the rows to the committed table of scripted success '
                             '(glam_jax/demos/scripted_success.json) that planning checks styles against.')
 
 
+def table_markdown(rows: list) -> str:
+  """The scripted-success table as markdown, one row per (task, source, physics, level)."""
+  lines = ['| task | source | physics | level | success | rate | mean length | max length | limit | '
+           'mean TCP speed (m/s) | peak | still |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
+  for r in rows:
+    lines.append(f"| {r['task']} | {r['source']} | {r['backend']} | {r['level']} | {r['successes']}/{r['episodes']} | "
+                 f"{r['rate']:.3f} | {r['mean_length']:.1f} | {r['max_length']} | {r['episode_limit']} | "
+                 f"{r['speed_mean']:.3f} | {r['speed_peak']:.3f} | {r.get('still', float('nan')):.3f} |")
+  return '\n'.join(lines) + '\n'
+
+
 def main(argv):
   del argv
+  if _MARKDOWN.value and not _TASKS.value:
+    with open(_MARKDOWN.value, 'w') as f:
+      f.write(table_markdown(heterogeneity.read_success_table()))
+    print(f'wrote {_MARKDOWN.value}')
+    return
   compile_cache.enable()
   mesh = Mesh(np.array(jax.devices()), ('data',))
   n = -(-_EPISODES.value // mesh.size) * mesh.size
@@ -76,6 +94,9 @@ def main(argv):
   if _RECORD.value:
     heterogeneity.record_success(rows)
     print(f'recorded in {heterogeneity.SUCCESS_TABLE}')
+  if _MARKDOWN.value:
+    with open(_MARKDOWN.value, 'w') as f:
+      f.write(table_markdown(heterogeneity.read_success_table()))
   if _JSON.value:
     with open(_JSON.value, 'w') as f:
       json.dump(rows, f, indent=1)

@@ -100,6 +100,8 @@ def main(argv):
     suite_report.replay_heatmap(results, os.path.join(workdir, 'replay.png'))
   if results['scaling']:
     suite_report.scaling_chart(results, os.path.join(workdir, 'scaling.png'))
+  if results['heterogeneity']:
+    suite_report.heterogeneity_chart(results, os.path.join(workdir, 'heterogeneity.png'))
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
   write_text(os.path.join(workdir, 'report.md'), suite_report.markdown(results, command, commit))
   write_text(os.path.join(workdir, 'claims.md'), claims.markdown(results, workdir, command))

@@ -14,6 +14,9 @@ Sections (each a list of cells, each cell one run of the main job, tools/run_pip
     `scaling.task` skips the section.
   third_source (on each of `third_source.tasks`): GLAM-O on target + UMI + `third_source.episodes` UR5e
     episodes, against the main table's GLAM-O (target + UMI) on the same task.
+  heterogeneity (on each of `heterogeneity.tasks`): each of `heterogeneity.methods` with the auxiliary source
+    at each of `heterogeneity.levels` above 0 (glam_jax/demos/heterogeneity.py; level 0 is the main table),
+    the reference against each method per level. Empty `heterogeneity.tasks` skips the section.
 `pipeline` is the main job's config at the preset's size (experiments/configs/pipeline.py), the base of every
 cell's: each cell sets its task, method, and the suite's `seeds` and `trials` (e.g.
 `--config.pipeline.replay_sources=umi --config.pipeline.eval_seed=2000`).
@@ -57,9 +60,15 @@ def get_config(arg: str = 'smoke') -> ml_collections.ConfigDict:
   # every scaling point with the main table's 3 policy seeds: the exchange rate and MIP's multiple need the
   # seeds' spread in their intervals (eval/scaling.py); with one seed per point the claims stay untestable
   c.third_source = ml_collections.ConfigDict(dict(tasks=('lift',), episodes=100))
+  # how the methods fare as the auxiliary source moves away from the target (glam_jax/demos/heterogeneity.py):
+  # each method at each level above 0 (level 0: its main-table cell), the suite's seeds and trials
+  c.heterogeneity = ml_collections.ConfigDict(dict(
+      tasks=('lift', 'pick_place'), levels=(1,),
+      methods=('glam_o', 'clam_o_aux', 'clam_o', 'lapa_o', 'mip', 'glam_o_symmetric')))
   if arg == 'smoke':
     c.scaling.update(target=(6, 9, 12), base_target=6, aux=(0, 6, 12), full_aux=12)
     c.third_source.episodes = 6
+    c.heterogeneity.update(tasks=(), methods=('glam_o', 'mip'))
   size = {'smoke': ',smoke', 'cpu': '', 'paper': ',paper'}[arg]     # the pipeline config's size preset
   c.pipeline = configs.load('pipeline', 'lift' + size)
   return c

@@ -78,10 +78,11 @@ def resolved_configs(config) -> dict:
           'policies': {m: portable(pc) for m, _, pc, _ in p.runs}}
 
 
-def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episodes):
+def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), level: int | None = None, **episodes):
   """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
   this task and method, `seeds` or else the suite's seeds (only the first for `one_seed_methods`), the
-  suite's trials, and a data directory shared by every cell with the same data recipe."""
+  suite's trials, the heterogeneity `level` when given, and a data directory shared by every cell with the
+  same data recipe."""
   configs.parse_arg(task, ())                 # an unknown task fails here, listing the valid ones
   pc = copy.deepcopy(sc.pipeline)
   pc.task = task
@@ -89,6 +90,8 @@ def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), **episod
   pc.seeds = (tuple(int(s) for s in seeds)
               or (tuple(sc.seeds)[:1] if method in sc.one_seed_methods else tuple(sc.seeds)))
   pc.trials = sc.trials
+  if level is not None:
+    pc.heterogeneity = level
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
       pc.episodes[source] = n
@@ -140,10 +143,30 @@ def third_source_cells(sc, workdir: str) -> list:
           for t in sc.third_source.tasks]
 
 
+def heterogeneity_cells(sc, workdir: str) -> list:
+  """Each method of `heterogeneity.methods` on each of its tasks at each level of `heterogeneity.levels`
+  above 0 (level 0 is the main table's cell of that task and method)."""
+  h = sc.get('heterogeneity')
+  if not h or not h.tasks:
+    return []
+  for m in h.methods:
+    try:
+      methods.get(m)
+    except ValueError as e:
+      raise configs.ConfigError(str(e)) from None
+  try:
+    levels = [heterogeneity.check_level(int(lv)) for lv in h.levels]
+  except ValueError as e:
+    raise configs.ConfigError(f'heterogeneity.levels: {e}') from None
+  return [Cell('heterogeneity', t, m, pipeline_config(sc, t, m, workdir, level=lv), f'level{lv}')
+          for t in h.tasks for lv in levels if lv > 0 for m in h.methods]
+
+
 def cells_of(sc, workdir: str) -> list:
   """Every cell of the suite, each cell's configs built and checked (`task_pipeline.plan`): a config that
   cannot work fails here, before any cell runs."""
-  cells = main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
+  cells = (main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
+           + heterogeneity_cells(sc, workdir))
   for cell in cells:
     _ = cell.key             # builds the cell's plan (`resolved_configs`): a bad config raises here
   return cells
@@ -387,10 +410,32 @@ def _scaling(sc, cells: list, status: dict, workdir: str, version: int | None = 
   return out
 
 
+def _heterogeneity(sc, cells: list, status: dict, workdir: str, version, main: dict) -> dict:
+  """{task: {'levels': {level: {method: block}}, 'comparisons': {level: {method: comparison}}}}: the
+  section's cells, level 0 from the main table, and the reference against each method per level."""
+  out = {}
+  h = sc.get('heterogeneity')
+  for cell in cells:
+    r = cell.section == 'heterogeneity' and _finished(cell, status, workdir, version)
+    if r:
+      level = int(cell.config.heterogeneity)
+      out.setdefault(cell.task, {'levels': {}}).setdefault('levels', {}).setdefault(level, {})[cell.method] = r
+  for task in out:
+    base = {m: b for m, b in main.get(task, {}).items() if h and m in h.methods}
+    if base:
+      out[task]['levels'][0] = base
+    out[task]['levels'] = dict(sorted(out[task]['levels'].items()))
+    out[task]['comparisons'] = {
+        level: {m: verdicts.comparison(by[sc.reference], b) for m, b in by.items() if m != sc.reference}
+        for level, by in out[task]['levels'].items() if level > 0 and sc.reference in by}
+  return out
+
+
 def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = None) -> dict:
   """The suite's results from the finished cells: per task and method the pooled success, per-seed rates,
   smoothness and latent replay; the reference's comparison against every other method per task; the
-  scaling curves with the exchange rate; the third source against target + UMI. Cells of one protocol
+  scaling curves with the exchange rate; the third source against target + UMI; the methods at each
+  heterogeneity level (`_heterogeneity`). Cells of one protocol
   version only: today's, or `version` for an older record read on its own (`cells_of_record`)."""
   main = {}
   for cell in cells:
@@ -409,6 +454,7 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
     if r:
       third[cell.task] = {'with': r['success'], 'without': base and base['success'],
                           'comparison': base and verdicts.comparison(r, base)}
+  hetero = _heterogeneity(sc, cells, status, workdir, version, main)
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
   out = {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
@@ -416,7 +462,7 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
                                          'lacks': protocol.LACKS.get(shown, ''),
                                          'renamed': protocol.NAMES_NOW.get(shown, {})},
           'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir, version),
-          'third_source': third,
+          'third_source': third, 'heterogeneity': hetero,
           'cells': {c.name: {k: v for k, v in cell_state(c, status, workdir, version).items() if k != 'results'}
                     for c in cells}}
   verdicts.adjust(out)

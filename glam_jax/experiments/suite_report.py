@@ -145,6 +145,31 @@ def scaling_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.nda
   """Success against episodes, one panel per meaning of x: each point's pooled rate with its 95 % Wilson
   error bar, each seed's rate as a dot where a point has several."""
   panels = scaling_panels(results)
+  return line_chart(panels, [f"data scaling on {results['scaling']['task']}"] + [''] * (len(panels) - 1), path, panel)
+
+
+def heterogeneity_panels(results: dict) -> list:
+  """`scaling_panels`' form: one panel per task, x the heterogeneity level, one series per method."""
+  panels = []
+  for task, t in results.get('heterogeneity', {}).items():
+    levels = sorted(t['levels'], key=int)
+    names = list(dict.fromkeys(m for lv in levels for m in t['levels'][lv]))
+    panels.append(('heterogeneity level', [(m, [(int(lv), t['levels'][lv][m]) for lv in levels if m in t['levels'][lv]])
+                                           for m in names]))
+  return panels
+
+
+def heterogeneity_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.ndarray | None:
+  """Success against the auxiliary source's heterogeneity level per task (None without that section)."""
+  panels = heterogeneity_panels(results)
+  if not panels:
+    return None
+  return line_chart(panels, list(results['heterogeneity']), path, panel)
+
+
+def line_chart(panels: list, titles: list, path: str, panel: tuple = (440, 440)) -> np.ndarray:
+  """Panels of success curves ([(x label, [(series label, [(x, point)])])], each point a method block with
+  `success` and per-seed `seeds`): pooled rates with 95 % Wilson bars, seeds as dots, one title per panel."""
   pw, height = panel
   img = Image.new('RGB', (pw * len(panels), height), (255, 255, 255))
   draw = ImageDraw.Draw(img)
@@ -153,8 +178,7 @@ def scaling_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.nda
   for k, (xlabel, series) in enumerate(panels):
     x0 = k * pw
     box = (x0 + 64, 90, x0 + pw - 24, height - 50)
-    title = f"data scaling on {results['scaling']['task']}" if k == 0 else ''
-    y_of = report.rate_axes(draw, box, title, font, report.font(16))
+    y_of = report.rate_axes(draw, box, titles[k], font, report.font(16))
     xs = [x for _, pts in series for x, _ in pts]
     lo, hi = min(xs), max(xs)
     x_of = lambda x: int(box[0] + 20 + (x - lo) / max(hi - lo, 1) * (box[2] - box[0] - 40))
@@ -183,6 +207,42 @@ def scaling_chart(results: dict, path: str, panel: tuple = (440, 440)) -> np.nda
 
 
 STAGE_KINDS = ('data', 'world_model', 'relabel', 'alignment', 'replay', 'pretrain', 'train', 'evaluate')
+
+
+def heterogeneity_lines(results: dict) -> list:
+  """Each method at each heterogeneity level: success, the reference's seed verdict against it (in the
+  record's Holm family), the alignment probe on the auxiliary source and latent replay from it."""
+  fmt, interval, ref = report.num, report.interval, results['reference']
+  if not results.get('heterogeneity'):
+    return []
+  lines = ['', '## Heterogeneity of the auxiliary source', '',
+           'Each method with the UMI source at each level (glam_jax/demos/heterogeneity.py: 0 as before, 1 UMI-like, '
+           '2 harder; level 0 is the main table\'s cell). Verdict: the reference against the method at that level '
+           'by seeds, Welch one-sided, Holm over the record\'s family. Probe: R² of the latent on UMI transitions, '
+           'the gap to held-out target transitions, the margin over the recorded-pose reference and the phase '
+           'distance (glam_jax/eval/alignment.py). Replay: UMI episodes decoded and replayed on the Kinova. '
+           '![heterogeneity](heterogeneity.png)', '',
+           '| task | level | method | success k/n | 95 % Wilson | seeds | p_ref − p | Holm p | '
+           f'{ref} better? | probe R² (UMI) | gap | margin | phase distance | replay UMI k/n |',
+           '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+  for task, t in results['heterogeneity'].items():
+    for level in sorted(t['levels'], key=int):
+      for m, b in t['levels'][level].items():
+        s = b['success']
+        c = (t.get('comparisons', {}).get(level) or {}).get(m)
+        probe = ((b.get('alignment') or {}).get('results') or {}).get('umi') or {}
+        replay = (b.get('replay') or {}).get('umi->kinova')
+        seeds = b.get('seeds') or []
+        replayed = f"{int(replay['successes'])}/{int(replay['trials'])}" if replay else '–'
+        lines.append(
+            f"| {task} | {level} | {m} | {s['successes']}/{s['trials']} | "
+            f"{interval(s['wilson_low'], s['wilson_high'], '.2f')} | {len(seeds)} | "
+            f"{fmt(c and c['difference'], '+.3f')} | {fmt(c and c['seeds'].get('holm_p'), '.3f')} | "
+            f"{(c and c['seeds'].get('verdict')) or '–'} | {fmt(probe.get('r2'), '.3f')} | "
+            f"{fmt(probe.get('gap'), '+.3f')} | {fmt(probe.get('margin'), '+.3f')} | "
+            f"{fmt((probe.get('phase_distance') or {}).get('ratio'), '.2f')} | "
+            f"{replayed} |")
+  return lines
 
 
 def time_lines(cells: dict) -> list:
@@ -223,7 +283,7 @@ def comparison_lines(results: dict) -> list:
   lines = ['', f'## {ref} against each method', '',
            f"**Counting seeds** (the verdict): Welch's t over the per-seed success rates, one-sided (is {ref} "
            f"better, decided before the runs), Holm-adjusted over the {fam.get('tests', 0)} one-sided verdicts this "
-           f"report prints (main table and third source); \"better\" when the adjusted p is below "
+           f"report prints (main table, third source and heterogeneity); \"better\" when the adjusted p is below "
            f"{fam.get('alpha', 0.05)}, \"not shown\" otherwise, \"not testable\" with fewer than two seeds in an arm. "
            'Every seed is evaluated on the same placements, so their difficulty is common to all per-seed rates '
            'and the test is paired over placements. At 3 seeds against 3 the test has little power: "detectable" '
@@ -363,6 +423,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
                 f"**{fmt(mm['episodes'], '.0f')}**, 95 % bootstrap interval {interval(*mm['interval'], '.0f')} "
                 f"(the level lies inside MIP's measured range in {mm['in_range_fraction']:.0%} of draws; n/a: "
                 f"beyond it; {seeds_note(mm)}).{verdict(mm)}"]
+  lines += heterogeneity_lines(results)
   if results.get('third_source'):
     lines += ['', '## Third source', '', f'{ref} trained on target + UMI + UR5e against target + UMI (the main '
               'table\'s cell), in the same family of verdicts as the main table.', '',

@@ -48,7 +48,9 @@ def comparison(ref: dict, other: dict) -> dict:
 def _family(results: dict) -> list:
   """Every comparison a report prints a one-sided verdict for, in the report's order."""
   rows = [c for by in results['comparisons'].values() for c in by.values()]
-  return rows + [t['comparison'] for t in results.get('third_source', {}).values() if t.get('comparison')]
+  rows += [t['comparison'] for t in results.get('third_source', {}).values() if t.get('comparison')]
+  return rows + [c for t in results.get('heterogeneity', {}).values() for by in t.get('comparisons', {}).values()
+                 for c in by.values()]
 
 
 def adjust(results: dict) -> None:

@@ -18,8 +18,9 @@ def _block(seeds, replay=None):
   return b
 
 
-def _results(main, third=None, scaling_block=None, version=2):
-  """A record as suite.assemble leaves it, from {task: {method: per-seed rates or a block}}."""
+def _results(main, third=None, scaling_block=None, version=2, hetero=None):
+  """A record as suite.assemble leaves it, from {task: {method: per-seed rates or a block}}; `hetero`
+  {task: {level: {method: per-seed rates}}} for the heterogeneity section."""
   main = {t: {m: b if isinstance(b, dict) else _block(b) for m, b in by.items()} for t, by in main.items()}
   names = list(dict.fromkeys(m for by in main.values() for m in by))
   out = {'reference': 'glam_o', 'methods': names, 'tasks': list(main), 'main': main,
@@ -31,6 +32,12 @@ def _results(main, third=None, scaling_block=None, version=2):
     w = _block(third)
     out['third_source']['lift'] = {'with': w['success'], 'without': main['lift']['glam_o']['success'],
                                    'comparison': verdicts.comparison(w, main['lift']['glam_o'])}
+  out['heterogeneity'] = {}
+  for t, levels in (hetero or {}).items():
+    blocks = {lv: {m: _block(r) for m, r in by.items()} for lv, by in levels.items()}
+    out['heterogeneity'][t] = {'levels': blocks, 'comparisons': {
+        lv: {m: verdicts.comparison(by['glam_o'], b) for m, b in by.items() if m != 'glam_o'}
+        for lv, by in blocks.items() if lv > 0}}
   verdicts.adjust(out)
   return out
 
@@ -141,4 +148,16 @@ def test_pages_say_where_each_verdict_comes_from():
   # each record judged on its own, with its protocol version
   assert '| 1 |' in row('suite_cpu') and '**reproduced**' in row('suite_cpu')
   assert '| 2 |' in row('suite_shared') and '**not reproduced**' in row('suite_shared')
-  assert len(claims.CLAIMS) == 7 and index.count('\n## ') == 7
+  assert len(claims.CLAIMS) == 8 and index.count('\n## ') == 8
+
+
+def test_transfer_across_heterogeneous_sources():
+  main = {'lift': {'glam_o': GOOD, 'mip': [0.5, 0.52, 0.54]}}
+  assert claims.transfers_across_sources(_results(main))['verdict'] == claims.NOT_MEASURED
+  far = {'lift': {1: {'glam_o': GOOD, 'clam_o_aux': [0.50, 0.52, 0.55]}}}
+  c = claims.transfers_across_sources(_results(main, hetero=far))
+  assert c['verdict'] == claims.REPRODUCED and c['numbers'][0].startswith('lift level 1: against clam_o_aux')
+  close = {'lift': {1: {'glam_o': GOOD, 'clam_o_aux': [0.80, 0.83, 0.84]}}}
+  assert claims.transfers_across_sources(_results(main, hetero=close))['verdict'] == claims.NOT_REPRODUCED
+  one = {'lift': {1: {'glam_o': GOOD, 'clam_o_aux': [0.5]}}}
+  assert claims.transfers_across_sources(_results(main, hetero=one))['verdict'] == claims.NOT_TESTABLE

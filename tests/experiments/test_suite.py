@@ -414,3 +414,33 @@ def test_cpu_preset_has_the_papers_table_with_three_seeds_each(tmp_path):
   sc.only_on = {'glam': ('lfit',)}
   with pytest.raises(ValueError, match="unknown task 'lfit'"):
     suite.main_table_cells(sc, str(tmp_path))
+
+
+def test_heterogeneity_section_runs_each_level_and_joins_level_0_from_the_main_table(tmp_path, fake_pipeline):
+  sc = configs.load('suite', 'smoke')
+  sc.tasks = ('lift',)
+  sc.scaling.task = ''
+  sc.third_source.tasks = ()
+  sc.heterogeneity.update(tasks=('lift',), levels=(1, 2), methods=('glam_o', 'mip'))
+  w = str(tmp_path)
+  cells = suite.cells_of(sc, w)
+  het = [c for c in cells if c.section == 'heterogeneity']
+  assert [c.name for c in het] == ['heterogeneity/lift/glam_o/level1', 'heterogeneity/lift/mip/level1',
+                                   'heterogeneity/lift/glam_o/level2', 'heterogeneity/lift/mip/level2']
+  main_dir = next(c for c in cells if c.section == 'main').config.data_dir
+  assert len({main_dir, het[0].config.data_dir, het[2].config.data_dir}) == 3     # each level its own data
+  assert [c.config.heterogeneity for c in het] == [1, 1, 2, 2]
+  status = suite.run_cells(cells, w, log=lambda m: None)
+  assert {s['status'] for s in status.values()} == {'done'}
+  results = suite.assemble(sc, cells, status, w)
+  t = results['heterogeneity']['lift']
+  assert sorted(t['levels']) == [0, 1, 2] and set(t['levels'][0]) == {'glam_o', 'mip'}
+  assert set(t['comparisons']) == {1, 2} and set(t['comparisons'][1]) == {'mip'}
+  # its verdicts are in the record's Holm family: one main-table comparison and one per level
+  assert results['family']['tests'] + results['family']['untestable'] == 3
+  text = suite_report.markdown(results)
+  assert '## Heterogeneity of the auxiliary source' in text and '| lift | 2 | mip |' in text
+  assert suite_report.heterogeneity_chart(results, str(tmp_path / 'h.png')).shape[1] == 440
+  sc.heterogeneity.levels = (3,)
+  with pytest.raises(configs.ConfigError, match='heterogeneity.levels: unknown heterogeneity level 3'):
+    suite.cells_of(sc, w)

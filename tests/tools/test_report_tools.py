@@ -27,7 +27,7 @@ def test_old_record_regenerates_report_and_claims(tmp_path):
   r = _run('tools/claims.py', f'--records={record}', f'--out={out}')
   assert r.returncode == 0, r.stderr[-3000:]
   index = out.read_text()
-  assert index.count('](suite_cpu/claims.md) | 1 |') == 7 and 'not testable at this size' in index
+  assert index.count('](suite_cpu/claims.md) | 1 |') == 8 and 'not testable at this size' in index
   bad = _run('tools/claims.py', f'--records={tmp_path}', f'--out={tmp_path / "x.md"}')
   assert bad.returncode == 2 and bad.stderr.strip().startswith('error:') and 'no results.json' in bad.stderr
   assert 'Traceback' not in bad.stderr and not (tmp_path / 'x.md').exists()
