@@ -17,6 +17,9 @@ Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 
   0 .. horizon - n, fixed per element by (seed, source, episode, step): LAWM trains every latent of the chunk.
 `source` is the index of the element's source.
 
+A source recorded at another rate than the target's (`ctrl_dt` in its meta) is read re-timed to the
+target's (`reader.Resampled`: each step the recorded one nearest in time).
+
 Sources may store different views (a UMI recording has only its wrist camera): the target must store every
 image key read, any other source at least one. Where some source of the mixture lacks a key, its images are
 zeros there and every element's `obs` carries `image_present` (one bool per image key), which the models
@@ -39,7 +42,7 @@ from absl import flags
 
 from glam_jax import parent_watch
 from glam_jax.data import action_space
-from glam_jax.data.reader import Dataset
+from glam_jax.data.reader import Dataset, at_rate
 from glam_jax.data.schema import VIEW_MASK, DatasetError
 from glam_jax.data.stats import Normalizer
 
@@ -235,6 +238,8 @@ def make_dataset(config: PipelineConfig, labels: dict | None = None, process_ind
     raise ValueError(f'source weights must be non-negative with a positive sum, got {weights}')
   datasets = [Dataset(s.path) for s in config.sources]
   target = _pick_target(datasets, config.sources)
+  # a source recorded at its own rate is read at the target's: a transition and H count target steps
+  datasets = [at_rate(d, float(datasets[target].meta['ctrl_dt'])) for d in datasets]
   mark_views = _check_compatible(datasets, target, config.image_keys)
   tmeta = datasets[target].meta
   if action_space.check(config.action_space) == 'joint_target' and 'joint_target' not in tmeta['lowdim_fields']:

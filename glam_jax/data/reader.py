@@ -206,3 +206,47 @@ class Dataset:
 
 def open_dataset(path: str) -> Dataset:
   return Dataset(path)
+
+
+def resample_indices(length: int, source_dt: float, target_dt: float) -> np.ndarray:
+  """For each step of an episode re-timed to `target_dt`, the recorded step nearest in time (a source
+  recorded at its own rate, as a loader of timestamped data would take it)."""
+  n = int(np.floor((length - 1) * source_dt / target_dt + 1e-9)) + 1
+  return np.minimum(np.rint(np.arange(n) * target_dt / source_dt).astype(np.int64), length - 1)
+
+
+class Resampled:
+  """A dataset seen at another control rate: the same interface as `Dataset` (meta, stats, lengths, offsets,
+  episodes, frame, step), each step the recorded one nearest in time. What the pipeline, relabelling and
+  the probe read of a source recorded at its own rate, so that a transition and H always count target
+  steps."""
+
+  def __init__(self, base: Dataset, ctrl_dt: float):
+    self.base, self.path, self.stats = base, base.path, base.stats
+    dt = float(base.meta['ctrl_dt'])
+    self.index = [resample_indices(int(n), dt, ctrl_dt) for n in base.lengths]
+    self.lengths = np.array([len(i) for i in self.index], np.int64)
+    self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
+    self.episodes = [{k: v[i] for k, v in e.items()} for e, i in zip(base.episodes, self.index)]
+    self.meta = {**base.meta, 'ctrl_dt': ctrl_dt, 'recorded_ctrl_dt': dt, 'num_steps': int(self.lengths.sum()),
+                 'episode_lengths': self.lengths.tolist()}
+
+  @property
+  def num_episodes(self) -> int:
+    return len(self.lengths)
+
+  def frame(self, episode: int, step: int) -> dict:
+    return self.base.frame(episode, int(self.index[episode][step]))
+
+  def step(self, episode: int, step: int) -> dict:
+    out = self.frame(episode, step)
+    out.update({k: v[step] for k, v in self.episodes[episode].items()})
+    return out
+
+  def close(self) -> None:
+    self.base.close()
+
+
+def at_rate(ds: Dataset, ctrl_dt: float):
+  """`ds` itself at its own control rate, else its `Resampled` view at `ctrl_dt`."""
+  return ds if abs(float(ds.meta['ctrl_dt']) - ctrl_dt) < 1e-9 else Resampled(ds, ctrl_dt)

@@ -61,12 +61,14 @@ def check_source(source: str) -> None:
 
 
 def source_env(task: str, source: str, style: heterogeneity.Style = heterogeneity.DEFAULT, backend: str = 'mjx'):
-  """The environment (no rendering) a source's demonstrations are collected in: its episode limit
-  stretched by its motion style's `length_scale`."""
+  """The environment (no rendering) a source's demonstrations are collected in: stepped at its recording's
+  control rate, its episode limit (the task's, in seconds) stretched by its motion style's `length_scale`."""
   env = make_env(task, source, render=False)
-  if style.motion.length_scale != 1:
-    env = make_env(task, source, render=False,
-                   episode_length=int(round(env.episode_length * style.motion.length_scale)))
+  dt, scale = style.recording.control_dt, style.motion.length_scale
+  if dt or scale != 1:
+    seconds = env.episode_length * env.dt * scale
+    dt = dt or env.dt
+    env = make_env(task, source, render=False, ctrl_dt=dt, episode_length=int(round(seconds / dt)))
   return backends.with_backend(env, backend)
 
 

@@ -71,6 +71,7 @@ class Pose:
 class Recording:
   """What the source's recording holds."""
   views: tuple = ()               # cameras stored; (): the recipe's views. `wrist`: each arm's wrist camera
+  control_dt: float = 0.0         # seconds between recorded steps (its own rate); 0: the target's control rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Style:
 GROUPS = {'motion': Motion, 'pose': Pose, 'appearance': Appearance, 'recording': Recording}
 DEFAULT = Style()
 VIEWS = tuple(scene.CAMERAS) + ('wrist',)         # what a recording may hold
+SIM_DT = scene.PhysicsOptions.sim_dt
 TARGET_VIEWS = ('overhead', 'front', 'wrist')     # the target's views at levels >= 1: a wrist camera added
 
 # The auxiliary source's style per level.
@@ -109,14 +111,14 @@ AUXILIARY = {
         pose=Pose(noise_pos=0.002, noise_rot=0.01, drift_pos=0.004, drift_rot=0.01),
         appearance=Appearance(light_dir=(-0.3, 0.45, 1.0), ambient=0.45, table_rgb=(0.56, 0.57, 0.6),
                               checker=0.05, checker_contrast=0.2),
-        recording=Recording(views=('wrist',))),
+        recording=Recording(views=('wrist',), control_dt=0.04)),
     2: Style(
         motion=Motion(human=True, speed=(0.5, 1.5), pause_prob=0.5, pause_steps=(3, 12), overshoot=0.3,
                       yaw_noise=0.3, approach=(0.03, 0.16), grasp_offset=0.005, tilt=0.2, length_scale=2.0),
         pose=Pose(noise_pos=0.004, noise_rot=0.02, drift_pos=0.008, drift_rot=0.02),
         appearance=Appearance(light_dir=(0.1, -0.6, 1.0), ambient=0.55, table_rgb=(0.42, 0.46, 0.52),
                               checker=0.04, checker_contrast=0.3),
-        recording=Recording(views=('wrist',))),
+        recording=Recording(views=('wrist',), control_dt=0.03)),
 }
 # The style of a source with action labels (the target, the second arm) per level: filmed as before, plus
 # the wrist camera every source shares.
@@ -187,6 +189,9 @@ def check_style(style: Style, where: str) -> None:
   unknown = [v for v in style.recording.views if v not in VIEWS]
   if unknown:
     bad.append(f'recording.views={style.recording.views} (unknown {unknown[0]!r}; valid: {", ".join(VIEWS)})')
+  dt = style.recording.control_dt
+  if dt < 0 or (dt > 0 and abs(dt / SIM_DT - round(dt / SIM_DT)) > 1e-6):
+    bad.append(f'recording.control_dt={dt} (need 0, or a positive multiple of the physics step {SIM_DT} s)')
   if not 0 <= a.ambient <= 1 or not 0 <= a.checker_contrast <= 1 or a.checker <= 0:
     bad.append(f'appearance ambient={a.ambient}, checker={a.checker}, checker_contrast={a.checker_contrast} '
                '(need ambient and contrast in 0..1, checker > 0)')
@@ -257,10 +262,13 @@ def style_key(style: Style) -> str:
 
 
 def motion_key(style: Style) -> str:
-  """A short hash of the motion settings, which alone decide whether the demonstrator succeeds (pose error,
-  appearance and views are applied to what is recorded): the scripted-success table's key, so a level whose
-  motion changes is measured again."""
-  return hashlib.sha256(json.dumps(style.to_dict()['motion'], sort_keys=True).encode()).hexdigest()[:10]
+  """A short hash of what decides whether the demonstrator succeeds, the motion settings and the control rate
+  it runs at (pose error, appearance and views are applied to what is recorded): the scripted-success
+  table's key, so a level whose motion changes is measured again."""
+  what = style.to_dict()['motion']
+  if style.recording.control_dt:
+    what = {'motion': what, 'control_dt': style.recording.control_dt}
+  return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def read_success_table(path: str = SUCCESS_TABLE) -> list:
@@ -272,10 +280,12 @@ def read_success_table(path: str = SUCCESS_TABLE) -> list:
 
 def record_success(rows: list, path: str = SUCCESS_TABLE) -> None:
   """Adds measured rows ({task, source, backend, level, motion_key, successes, episodes, rate, ...}) to the
-  table, replacing rows of the same (task, source, backend, motion_key)."""
+  table, replacing rows of the same (task, source, backend, motion_key) and those of the same level measured
+  under an earlier definition of it."""
   ident = lambda r: (r['task'], r['source'], r['backend'], r['motion_key'])
-  new = {ident(r) for r in rows}
-  kept = [r for r in read_success_table(path) if ident(r) not in new]
+  new = {ident(r) for r in rows} | {(r['task'], r['source'], r['backend'], r['level']) for r in rows}
+  kept = [r for r in read_success_table(path)
+          if ident(r) not in new and (r['task'], r['source'], r['backend'], r['level']) not in new]
   table = sorted(kept + list(rows), key=lambda r: (r['task'], r['source'], r['backend'], r['level']))
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
@@ -289,7 +299,7 @@ def check_measured(task: str, sources: dict, backend: str, styles: dict, path: s
   MIN_SUCCESS for this task and physics (`sources` {name: level}); the error says how to measure it."""
   table = {(r['task'], r['source'], r['backend'], r['motion_key']): r for r in read_success_table(path)}
   for source, style in styles.items():
-    if style.motion == DEFAULT.motion:
+    if style.motion == DEFAULT.motion and not style.recording.control_dt:
       continue
     row = table.get((task, source, backend, motion_key(style)))
     if row is None:

@@ -12,9 +12,9 @@ controlled pose dofs with the same action convention (`glam_jax.sim.arm`).
 
 Human-like motion (`heterogeneity.Motion.human`, the UMI's style at heterogeneity levels >= 1): each phase is
 a minimum-jerk segment from where the setpoint was when the phase began to the waypoint, of a random mean
-speed (its peak is 1.875 times that), sometimes after a pause; a horizontal move may overshoot its end and come back (the last 30 % of the
-segment); the gripper tilts off vertical by a per-episode angle. The phase logic (tolerances, step limits)
-is the same; the step limits stretch by the pause and the segment's length.
+speed (its peak is 1.875 times that), sometimes after a pause; a horizontal move may overshoot its end and
+come back (the last 30 % of the segment); the gripper tilts off vertical by a per-episode angle. The phase
+logic (tolerances, step limits) is the same; the step limits stretch by the pause and the segment's length.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from flax import struct
 
 from glam_jax.demos import ik, plans
 from glam_jax.demos.heterogeneity import Motion
-from glam_jax.sim.env import Env, State
+from glam_jax.sim.env import Env, EnvConfig, State
 
 YAW_SPEED = 0.08     # rad per control step at speed scale 1
 CORRECTION = 0.3     # share of an overshooting segment spent coming back
@@ -52,7 +52,7 @@ class DemoState:
   phase_step: jnp.ndarray   # steps spent in the current phase
   set_pos: jnp.ndarray      # (A, 3) TCP setpoints
   set_yaw: jnp.ndarray      # (A,)
-  # human-like motion only: where the phase's segment starts, and per phase its peak-speed factor, pause
+  # human-like motion only: where the phase's segment starts, and per phase its mean-speed factor, pause
   # (steps) and overshoot (share of the horizontal move)
   start_pos: jnp.ndarray    # (A, 3)
   start_yaw: jnp.ndarray    # (A,)
@@ -73,6 +73,9 @@ class ScriptedDemonstrator:
       raise ValueError(f'no scripted plan for task {env.task.name!r}')
     self.env = env
     self.motion = motion
+    # plans count speeds and steps per control step of the env's default rate; a source recorded at its own
+    # rate (heterogeneity.Recording.control_dt) steps more or less often for the same motion in seconds
+    self.time_scale = env.dt / EnvConfig.ctrl_dt
     m = env.mj_model
     self._body = [int(m.site_bodyid[idx.tcp_site]) for idx in env.arm_index]
     self._rest = [np.asarray(spec.home, np.float32) for spec in env.arms]
@@ -92,6 +95,11 @@ class ScriptedDemonstrator:
     pause = jnp.where(jax.random.uniform(k_pause, (k,)) < m.pause_prob,
                       jax.random.randint(k_len, (k,), m.pause_steps[0], m.pause_steps[1] + 1), 0)
     overshoot = jax.random.uniform(k_over, (k,), maxval=m.overshoot)
+    if abs(self.time_scale - 1) > 1e-9:
+      per_step = lambda n: jnp.ceil(n / self.time_scale).astype(jnp.int32)
+      plan = plan.replace(speed=plan.speed * self.time_scale, min_steps=per_step(plan.min_steps),
+                          max_steps=per_step(plan.max_steps))
+      pause = per_step(pause)
     zero = jnp.zeros((), jnp.int32)
     return DemoState(plan, zero, zero, pos, yaw, pos, yaw, pace, pause, overshoot)
 

@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from glam_jax.data.pipeline import NORM_KEYS
-from glam_jax.data.reader import Dataset
+from glam_jax.data.reader import Dataset, at_rate
 from glam_jax.data.stats import Normalizer
 
 ALPHA = 1.0
@@ -176,8 +176,8 @@ def run(workdir: str, other_sources, episodes: int = 100, progress: bool = True)
   held = eps[HELD_OUT_EVERY - 1::HELD_OUT_EVERY]
   target = {'fit': of(target_ds, [e for e in eps if e not in held]), 'held_out': of(target_ds, held)}
   others, kinds = {}, {config.target: truth_kind(target_ds)}
-  for name in other_sources:
-    ds = Dataset(sources.source_path(config, name))
+  for name in other_sources:     # at the target's control rate: the truth is one target step's motion
+    ds = at_rate(Dataset(sources.source_path(config, name)), float(target_ds.meta['ctrl_dt']))
     others[name] = of(ds, list(range(min(episodes, ds.num_episodes))))
     kinds[name] = truth_kind(ds)
   out = {'workdir': os.path.abspath(workdir), 'method': config.get('method', ''), 'truth': kinds,

@@ -32,12 +32,13 @@ from tqdm import tqdm
 from glam_jax import opaque_scan, viz
 from glam_jax.data import action_space, sources
 from glam_jax.data.pipeline import NORM_KEYS
-from glam_jax.data.reader import Dataset
+from glam_jax.data.reader import Dataset, resample_indices
 from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect, generate, heterogeneity
 from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
 from glam_jax.sim import backends, camera, make_env, tasks
+from glam_jax.sim.env import EnvConfig
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2.latent_bc import normalize_env_obs
 from glam_jax.train import sharding
@@ -64,7 +65,8 @@ class ReplayConfig:
 
 def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size: int) -> dict:
   """`cfg.episodes` successful scripted episodes of `source` with their reset keys and rendered frames, made
-  in the source's style (motion, appearance; the pose as the source records it, error included).
+  in the source's style (motion, appearance; the pose as the source records it, error included), re-timed
+  to the target's control rate when the source records at its own.
 
   Returns keys (N, 2), lengths (N,), ee_pose (as recorded) / true_ee_pose / gripper (N, T, .) padded with
   the last step, images {key: (N, T, ...)} padded likewise.
@@ -91,18 +93,24 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
   if len(eps) < cfg.episodes:
     raise RuntimeError(f'{task}/{source}: only {len(eps)} successful scripted episodes in {cfg.max_batches} '
                        f'batches of {batch}')
+  # the pose as the source records it (at its own rate), then every episode re-timed to the target's rate
+  for i, e in enumerate(eps):
+    e['true_ee_pose'] = e['ee_pose']
+    if style.pose.active:
+      e['ee_pose'] = heterogeneity.recorded_pose(e['ee_pose'], style.pose, env.dt, np.random.default_rng([cfg.seed, i]))
+  horizon = env.episode_length
+  if abs(env.dt - EnvConfig.ctrl_dt) > 1e-9:
+    eps = [{k: v[resample_indices(len(e['ee_pose']), env.dt, EnvConfig.ctrl_dt)] for k, v in e.items()} for e in eps]
+    horizon = len(resample_indices(horizon, env.dt, EnvConfig.ctrl_dt))
   frames = collect.render_frames(lambda p, r: render(jax.device_put(p, shard), jax.device_put(r, shard)),
                                  np.concatenate([e['geom_xpos'] for e in eps]),
                                  np.concatenate([e['geom_xmat'] for e in eps]), chunk, image_keys)
-  horizon = env.episode_length
   lengths = np.array([len(e['ee_pose']) for e in eps])
   pad = lambda x: np.concatenate([x, np.repeat(x[-1:], horizon - len(x), 0)])
   starts = np.concatenate([[0], np.cumsum(lengths)])
-  recorded = [heterogeneity.recorded_pose(e['ee_pose'], style.pose, env.dt, np.random.default_rng([cfg.seed, i]))
-              if style.pose.active else e['ee_pose'] for i, e in enumerate(eps)]
   return {'keys': np.stack(keys), 'lengths': lengths,
-          'ee_pose': np.stack([pad(r) for r in recorded]),
-          'true_ee_pose': np.stack([pad(e['ee_pose']) for e in eps]),
+          'ee_pose': np.stack([pad(e['ee_pose']) for e in eps]),
+          'true_ee_pose': np.stack([pad(e['true_ee_pose']) for e in eps]),
           'gripper': np.stack([pad(e['gripper']) for e in eps]),
           'images': {k: np.stack([pad(v[s:s + n]) for s, n in zip(starts, lengths)]) for k, v in frames.items()}}
 

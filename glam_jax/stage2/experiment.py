@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 
 from glam_jax.data import pipeline, sources
-from glam_jax.data.reader import Dataset
+from glam_jax.data.reader import Dataset, at_rate
 from glam_jax.data.stats import Normalizer
 from glam_jax.models import inputs
 from glam_jax.models.latent_action_models import FramePredictorConfig
@@ -50,6 +50,8 @@ def relabel_sources(config, progress: bool = True) -> tuple[str, int]:
   wm, wm_params, wm_config = stage1.load(config.world_model_dir)
   _check_world_model(config, wm_config)
   datasets = {name: Dataset(sources.source_path(config, name)) for name in config.sources}
+  dt = float(datasets[config.target].meta['ctrl_dt'])       # every source's labels at the target's rate
+  datasets = {name: at_rate(ds, dt) for name, ds in datasets.items()}
   norm = Normalizer(datasets[config.target].stats, NORM_KEYS)
   label_dir = os.path.join(config.world_model_dir, 'labels')
   relabel.relabel(wm, wm_params, datasets, norm, label_dir, progress,

@@ -14,7 +14,7 @@ def encoded(source: int, episode: int, step: int) -> float:
 
 
 def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, name: str = 'kinova',
-                    records_per_shard: int = 16, size: int = SIZE, views=('overhead',)) -> dict:
+                    records_per_shard: int = 16, size: int = SIZE, views=('overhead',), ctrl_dt: float = 0.05) -> dict:
   """A dataset whose ee_pose[0], action[0], joint_pos[0] and pixel (0, 0) of every view all encode
   (source, ep, step)."""
   frame_fields = {}
@@ -39,5 +39,5 @@ def write_synthetic(path: str, source: int, lengths, has_actions: bool = True, n
       w.add_episode(arrays, frames)
     return w.close(task='lift', source=name, embodiment=name, num_arms=1, has_actions=has_actions,
                    has_proprio=has_actions, action_dim=8 if has_actions else 0,
-                   proprio_dim=8 if has_actions else 0, ctrl_dt=0.05, image_size=size, views=list(views),
+                   proprio_dim=8 if has_actions else 0, ctrl_dt=ctrl_dt, image_size=size, views=list(views),
                    seed=0, scripted_success_rate=1.0, attempts=len(lengths))

@@ -206,3 +206,28 @@ def test_a_source_missing_a_view_gives_zeros_marked_absent(tmp_path):
     pipeline.make_dataset(dataclasses.replace(same, image_keys=('overhead/rgb',)))
   with pytest.raises(DatasetError, match='the target must store every view read'):
     pipeline.make_dataset(dataclasses.replace(same, image_keys=('overhead/rgb', 'front/rgb')))
+
+
+def test_a_source_at_its_own_rate_is_read_at_the_targets(tmp_path):
+  """UMI recorded every 0.04 s beside a target at 0.05 s: the pipeline reads the UMI re-timed, each step the
+  recorded one nearest in time, so transitions and chunks count target steps."""
+  from glam_jax.data import reader
+  np.testing.assert_array_equal(reader.resample_indices(11, 0.04, 0.05), [0, 1, 2, 4, 5, 6, 8, 9, 10])
+  np.testing.assert_array_equal(reader.resample_indices(5, 0.05, 0.05), np.arange(5))
+  assert len(reader.resample_indices(7, 0.06, 0.05)) == 8              # slower recording: steps repeat
+  target, umi = str(tmp_path / 'kinova'), str(tmp_path / 'umi')
+  write_synthetic(target, 0, LENGTHS_T)
+  write_synthetic(umi, 1, [11, 21], has_actions=False, name='umi', ctrl_dt=0.04)
+  ds = reader.at_rate(reader.Dataset(umi), 0.05)
+  assert ds.lengths.tolist() == [9, 17] and ds.meta['num_steps'] == 26 and ds.meta['recorded_ctrl_dt'] == 0.04
+  step = lambda e, t: int(round(ds.episodes[e]['ee_pose'][t, 0])) % 100
+  assert [step(0, t) for t in range(9)] == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+  assert _decode(ds.frame(0, 3)['overhead/rgb'])[2] == 4              # the frame of the same recorded step
+  cfg = pipeline.PipelineConfig(sources=(pipeline.Source(target, 1.0), pipeline.Source(umi, 1.0)),
+                                image_keys=('overhead/rgb',), normalize=False, batch_size=16)
+  _, info = pipeline.make_dataset(cfg)
+  assert info['transitions'] == [sum(LENGTHS_T) - len(LENGTHS_T), 26 - 2]
+  batch = next(iter(pipeline.make_dataset(cfg)[0]))
+  umi_rows = ~batch['is_target']
+  now, nxt = _decode(batch['obs']['overhead/rgb'])[umi_rows, 2], _decode(batch['next_obs']['overhead/rgb'])[umi_rows, 2]
+  assert set(nxt - now) <= {1, 2}                                     # one target step: 1 or 2 recorded steps

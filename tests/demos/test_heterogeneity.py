@@ -45,7 +45,9 @@ def test_overrides_apply_and_bad_input_names_what_is_wrong():
                      (dict(overrides='umi.looks.ambient=1'), "unknown group 'looks'"),
                      (dict(overrides='umi.pose.noise_pos=abc'), 'expected a value like'),
                      (dict(overrides='umi.pose.noise_pos'), 'expected SOURCE.GROUP.FIELD=VALUE'),
-                     (dict(overrides='umi.motion.pause_prob=2'), 'motion.pause_prob=2.0')]:
+                     (dict(overrides='umi.motion.pause_prob=2'), 'motion.pause_prob=2.0'),
+                     (dict(overrides='umi.recording.control_dt=0.033'), 'recording.control_dt=0.033'),
+                     (dict(overrides='umi.recording.views=wrist,side'), "unknown 'side'")]:
     with pytest.raises(ValueError, match=named):
       heterogeneity.resolve(SOURCES, **{'level': 1, **bad})
 
@@ -65,13 +67,16 @@ def _collect(level, batch=8):
 
 def test_level_motion_has_pauses_varied_speed_and_tilt():
   plain, env = _collect(0)
-  human, _ = _collect(1)
+  human, env1 = _collect(1)
+  assert env.dt == 0.05 and env1.dt == heterogeneity.AUXILIARY[1].recording.control_dt == 0.04
   assert plain.success.all() and human.success.all()
-  s0, s1 = collect.tcp_speeds(plain, env.dt), collect.tcp_speeds(human, env.dt)
+  s0, s1 = collect.tcp_speeds(plain, env.dt), collect.tcp_speeds(human, env1.dt)
+  # recorded at its own rate, in seconds the hand moves about as fast as the scripted arm
+  assert 0.6 < s1['mean'] / s0['mean'] < 1.0
   # minimum-jerk segments peak higher over their mean speed, and pauses leave the gripper still
   assert s1['peak'] / s1['mean'] > 1.3 * s0['peak'] / s0['mean']
   assert s1['still'] > s0['still'] + 0.05
-  assert human.length.mean() > plain.length.mean()
+  assert human.length.mean() * env1.dt > plain.length.mean() * env.dt
   tilt = lambda b: np.degrees(np.arccos(np.clip(-np.cross(b.steps['ee_pose'][..., 3:6],
                                                          b.steps['ee_pose'][..., 6:9])[..., 2], -1, 1)))
   steps = lambda b: np.concatenate([tilt(b)[i, 10:b.length[i]] for i in range(len(b.length))])
@@ -117,6 +122,7 @@ def test_level_dataset_keeps_truth_and_identity(tmp_path):
                                 style=style, level=1)
   meta = generate.generate(cfg)
   assert meta['heterogeneity_level'] == 1 and heterogeneity.Style.from_dict(meta['style']) == style
+  assert meta['ctrl_dt'] == 0.04                    # its own recording rate
   ds = open_dataset(cfg.out)
   assert meta['views'] == ['wrist'] and set(ds.meta['frame_fields']) == {'wrist/rgb', 'wrist/mask'}
   assert any(ds.frame(0, t)['wrist/mask'].any() for t in range(int(ds.lengths[0])))   # the cube, in its camera
@@ -176,6 +182,9 @@ def test_planning_refuses_an_unmeasured_or_failing_style(tmp_path):
   heterogeneity.record_success([dict(row, successes=199, rate=0.995)], table)
   heterogeneity.check_measured('lift', levels, 'mjx', styles, table)
   assert len(heterogeneity.read_success_table(table)) == 1
+  # the level measured again under a new definition: the old row goes
+  heterogeneity.record_success([dict(row, motion_key='0123456789', successes=198, rate=0.99)], table)
+  assert [r['motion_key'] for r in heterogeneity.read_success_table(table)] == ['0123456789']
   with pytest.raises(ValueError, match='on native physics has no measured'):
     heterogeneity.check_measured('lift', levels, 'native', styles, table)
   heterogeneity.check_measured('lift', {'kinova': 0, 'umi': 0}, 'native', heterogeneity.resolve(SOURCES, 0), table)

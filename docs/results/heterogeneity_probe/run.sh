@@ -19,3 +19,4 @@ for level in 0 1; do
     "$py" tools/latent_replay.py --workdir="$wm" --sources=umi,kinova --episodes=20 --level=$level
   done
 done
+"$py" docs/results/heterogeneity_probe/summarize.py "$run" --commit="$(git rev-parse --short HEAD)"
