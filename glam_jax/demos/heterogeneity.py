@@ -45,7 +45,7 @@ class Motion:
   human: bool = False                     # minimum-jerk segments per phase, with the fields below
   speed: tuple = (1.0, 1.0)               # range of a segment's mean speed, in units of the plan's speed
   pause_prob: float = 0.0                 # chance that a phase starts with a pause
-  pause_steps: tuple = (0, 0)             # range of a pause's length (control steps)
+  pause_steps: tuple = (0, 0)             # range of a pause's length (steps of the target's 0.05 s)
   overshoot: float = 0.0                  # most overshoot past a horizontal move's end, as a fraction of it
   yaw_noise: float = 0.08                 # grasp yaw error, uniform in +-this (rad)
   approach: tuple = (0.06, 0.11)          # height (m) above the grasp at which the descent starts
@@ -132,9 +132,8 @@ def check_level(level) -> int:
   return level
 
 
-def preset(source: str, level: int, auxiliary: bool) -> Style:
-  """The style of `source` at `level`: the level's auxiliary style for a source without action labels."""
-  del source
+def preset(level: int, auxiliary: bool) -> Style:
+  """A source's style at `level`: the level's auxiliary style for a source without action labels."""
   return (AUXILIARY if auxiliary else LABELLED)[check_level(level)]
 
 
@@ -204,7 +203,7 @@ def resolve(sources: dict, level: int, overrides: str = '') -> dict:
   `level`, with `overrides` ('SOURCE.GROUP.FIELD=VALUE;...'). Unknown sources, groups, fields or levels are
   errors that name them."""
   check_level(level)
-  styles = {s: preset(s, level, auxiliary=not labelled) for s, labelled in sources.items()}
+  styles = {s: preset(level, auxiliary=not labelled) for s, labelled in sources.items()}
   for item in [x.strip() for x in overrides.split(';') if x.strip()]:
     name, eq, text = item.partition('=')
     parts = name.strip().split('.')
