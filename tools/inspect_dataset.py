@@ -1,10 +1,12 @@
 """Summarises a dataset and draws a contact sheet of frames and masks from a few episodes.
 
   python tools/inspect_dataset.py --data=data/lift/kinova --out=runs/inspect_lift_kinova.png [--episodes=4]
+                                  [--gif=runs/lift_kinova.gif]
 
 Prints what meta.json says (task, source, episodes, steps, lengths, fields, scripted success) and the
 ranges of the low-dimensional fields (actions, end-effector pose, gripper, joints). The sheet has one row
 per (episode, view) for RGB and one for the mask (when the set has masks), columns evenly spaced in time.
+`--gif` plays the first episodes side by side, every stored view of each, at the recording's own rate.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ _DATA = flags.DEFINE_string('data', None, 'Dataset directory.')
 _OUT = flags.DEFINE_string('out', None, 'Contact sheet PNG to write (optional).')
 _EPISODES = flags.DEFINE_integer('episodes', 4, 'Episodes drawn in the sheet.')
 _COLUMNS = flags.DEFINE_integer('columns', 8, 'Frames per episode in the sheet.')
+_GIF = flags.DEFINE_string('gif', None, 'Animated GIF of the first --episodes episodes to write (optional).')
 
 
 def summary(ds) -> str:
@@ -56,6 +59,15 @@ def contact_sheet(ds, episodes: int, columns: int) -> np.ndarray:
   return viz.grid(rows, scale=2, labels=labels)
 
 
+def episode_gif(ds, path: str, episodes: int) -> None:
+  """The first `episodes` episodes side by side, each one's views stacked, played at its recorded rate."""
+  clips = []
+  for e in range(min(episodes, ds.num_episodes)):
+    frames = [ds.frame(e, t) for t in range(int(ds.lengths[e]))]
+    clips.append(np.stack([np.concatenate([f[f'{v}/rgb'] for v in ds.meta['views']], 0) for f in frames]))
+  viz.save_gif(path, clips, fps=1.0 / float(ds.meta['ctrl_dt']))
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -66,6 +78,9 @@ def main(argv):
   if _OUT.value:
     viz.save_png(_OUT.value, contact_sheet(ds, _EPISODES.value, _COLUMNS.value))
     print(f'wrote {_OUT.value}')
+  if _GIF.value:
+    episode_gif(ds, _GIF.value, _EPISODES.value)
+    print(f'wrote {_GIF.value}')
 
 
 if __name__ == '__main__':
