@@ -24,7 +24,7 @@ from tqdm import tqdm
 from glam_jax.data.schema import DatasetError
 from glam_jax.data.writer import DatasetWriter
 from glam_jax.demos import collect, heterogeneity
-from glam_jax.sim import backends, camera, make_env, tasks
+from glam_jax.sim import backends, camera, make_env
 
 SOURCES = {'kinova': True, 'umi': False, 'ur5e': True}     # source -> stores actions (labels)
 MIN_SCRIPTED_SUCCESS = 0.9     # heterogeneity levels >= 1: a source's demonstrator must succeed this often
@@ -74,7 +74,7 @@ def source_env(task: str, source: str, style: heterogeneity.Style = heterogeneit
 
 def stored_views(cfg: GenerateConfig) -> tuple:
   """The cameras the dataset stores: the source style's views, or else the config's (`wrist` expanded)."""
-  return heterogeneity.recorded_views(cfg.style, cfg.views, 2 if tasks.get_task(cfg.task).bimanual else 1)
+  return heterogeneity.recorded_views(cfg.style, cfg.views, cfg.task)
 
 
 def _mesh_batch(batch: int) -> tuple[Mesh, int]:

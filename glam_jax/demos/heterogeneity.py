@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-from glam_jax.sim import scene
+from glam_jax.sim import scene, tasks
 from glam_jax.sim.camera import Appearance
 from glam_jax.sim.gripper import wrist_camera
 
@@ -137,11 +137,11 @@ def preset(level: int, auxiliary: bool) -> Style:
   return (AUXILIARY if auxiliary else LABELLED)[check_level(level)]
 
 
-def recorded_views(style: Style, recipe_views, num_arms: int = 1) -> tuple:
-  """The camera names a source with `style` stores: its own views or else the recipe's, `wrist` standing for
-  each arm's wrist camera (`sim/gripper.wrist_camera`)."""
+def recorded_views(style: Style, recipe_views, task: str) -> tuple:
+  """The camera names a source with `style` stores on `task`: its own views or else the recipe's, `wrist`
+  standing for each arm's wrist camera (`sim/gripper.wrist_camera`)."""
   views = style.recording.views or tuple(recipe_views)
-  arms = ('',) if num_arms == 1 else ('left/', 'right/')
+  arms = tuple(p for p, _ in scene.BIMANUAL_BASES) if tasks.get_task(task).bimanual else ('',)
   return tuple(c for v in views for c in ([wrist_camera(p) for p in arms] if v == 'wrist' else [v]))
 
 

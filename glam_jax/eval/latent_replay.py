@@ -37,7 +37,7 @@ from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect, generate, heterogeneity
 from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
-from glam_jax.sim import backends, camera, make_env, tasks
+from glam_jax.sim import backends, camera, make_env
 from glam_jax.sim.env import EnvConfig
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2.latent_bc import normalize_env_obs
@@ -249,7 +249,6 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
   view = REPLAY_VIEW.split('/')[0]
   # the pictures' view and the world model's (a wrist camera at heterogeneity levels >= 1)
   views = tuple(dict.fromkeys(ALL_VIEWS + tuple(k.rpartition('/')[0] for k in learner.image_keys)))
-  arms = 2 if tasks.get_task(config.task).bimanual else 1
   env = backends.with_backend(make_env(config.task, config.target, render=False), cfg.backend)
   key = (config.task, config.target, space, sources.source_path(config, config.target), image_size, cfg.backend)
   compiled = {} if compiled is None else compiled
@@ -268,7 +267,7 @@ def run(workdir: str, cfg: ReplayConfig, out_dir: str = '', episodes_dir: str = 
   results, picture_rows, labels = {}, [], []
   for source in tqdm(cfg.sources, desc='latent replay', disable=not progress):
     eps = cached_source_episodes(config.task, source, cfg, views, image_size, episodes_dir)
-    recorded = heterogeneity.recorded_views(cfg.style(source), ALL_VIEWS, arms)
+    recorded = heterogeneity.recorded_views(cfg.style(source), ALL_VIEWS, config.task)
     model_images = {k: v if k.rpartition('/')[0] in recorded else np.zeros_like(v)    # what the source records
                     for k, v in eps['images'].items() if k in learner.image_keys}
     n = len(eps['lengths'])

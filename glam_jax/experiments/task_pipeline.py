@@ -22,7 +22,7 @@ from glam_jax.data import sources
 from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import alignment, latent_replay, policy_eval, report, stats
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
-from glam_jax.sim import backends, tasks
+from glam_jax.sim import backends
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2 import experiment as stage2
 from glam_jax.train import loop
@@ -118,8 +118,7 @@ def view_keys(c, styles: dict) -> tuple:
   if c.world_model_views not in WORLD_MODEL_VIEWS:
     raise configs.ConfigError(f'world_model_views={c.world_model_views!r}; valid: {", ".join(WORLD_MODEL_VIEWS)}')
   recipe_views = tuple(configs.load('data', c.task).views)
-  arms = 2 if tasks.get_task(c.task).bimanual else 1
-  stored = {s: heterogeneity.recorded_views(style, recipe_views, arms) for s, style in styles.items()}
+  stored = {s: heterogeneity.recorded_views(style, recipe_views, c.task) for s, style in styles.items()}
   if all(v == recipe_views for v in stored.values()):
     return None, None
   target = stored[policy_eval.TARGET]

@@ -27,11 +27,11 @@ def test_levels_style_the_unlabelled_sources_and_give_every_source_the_wrist_vie
     assert styles['umi'] == heterogeneity.AUXILIARY[level]
   assert heterogeneity.AUXILIARY[0] == heterogeneity.LABELLED[0] == heterogeneity.DEFAULT
   assert heterogeneity.AUXILIARY[1].motion.human and heterogeneity.AUXILIARY[1].pose.active
-  views = lambda level, source, arms=1: heterogeneity.recorded_views(
-      heterogeneity.resolve(SOURCES, level)[source], ('overhead', 'front'), arms)
+  views = lambda level, source, task='lift': heterogeneity.recorded_views(
+      heterogeneity.resolve(SOURCES, level)[source], ('overhead', 'front'), task)
   assert views(0, 'kinova') == views(0, 'umi') == ('overhead', 'front')
   assert views(1, 'kinova') == views(2, 'ur5e') == ('overhead', 'front', 'wrist')
-  assert views(1, 'umi') == ('wrist',) and views(1, 'umi', arms=2) == ('wrist_left', 'wrist_right')
+  assert views(1, 'umi') == ('wrist',) and views(1, 'umi', 'stack_three') == ('wrist_left', 'wrist_right')
 
 
 def test_overrides_apply_and_bad_input_names_what_is_wrong():
