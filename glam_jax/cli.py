@@ -17,10 +17,21 @@ from glam_jax.configs import ConfigError
 PARSE_ERRORS = (flags.Error, ValueError, KeyError, AttributeError, TypeError)
 
 
+CONFIG_FILE_ERROR = 'Error whilst parsing config file'
+
+
 def message(e: BaseException) -> str:
-  """The innermost message: ml_collections wraps a KeyError in an AttributeError, each quoting the next."""
+  """The innermost message: ml_collections wraps a KeyError in an AttributeError, each quoting the next,
+  and re-raises a config file's own error (an unknown task or option) with its traceback as the text, the
+  original kept as the context."""
   while e.args and isinstance(e.args[0], BaseException):
     e = e.args[0]
+  if CONFIG_FILE_ERROR in str(e):
+    inner = e.__context__
+    while inner is not None and CONFIG_FILE_ERROR in str(inner):
+      inner = inner.__context__
+    if inner is not None:
+      return message(inner)
   text = str(e.args[0]) if e.args else type(e).__name__
   return f'unknown config field {text}' if isinstance(e, KeyError) else text
 

@@ -66,19 +66,81 @@ def add_training_loop(c, cpu: bool = False) -> None:
   c.prefetch = 2
 
 
-def apply_overrides(config, overrides: dict) -> None:
-  """Sets `{'a.b': value}` fields of an ml_collections config; a key the config lacks is an error naming
-  the keys it has."""
-  for dotted, value in overrides.items():
+# the method arguments whose configs hold, together, every field a stage config can have
+STAGE_VARIANTS = {'world_model': ('glam', 'clam', 'lapa'), 'policy': ('glam_o', 'lawm', 'lawm,pretrain')}
+
+
+def override_skeleton(name: str, task: str) -> 'ml_collections.ConfigDict':
+  """Every field of stage config `name` ('world_model' or 'policy') of any method on `task`, unset (None, of
+  the field's type): a pipeline's overrides of a stage config, so that
+  `--config.world_model.optimizer.learning_rate=1e-3` parses with its field's type and a misspelt field is
+  refused by the flag parser."""
+  import ml_collections
+  from ml_collections import config_dict
+
+  def merge(into, config):
+    for k, v in config.items():
+      if hasattr(v, 'items'):
+        if k not in into:
+          into[k] = ml_collections.ConfigDict()
+        merge(into[k], v)
+      elif k not in into:
+        into[k] = config_dict.placeholder(type(v))
+  out = ml_collections.ConfigDict()
+  for variant in STAGE_VARIANTS[name]:
+    merge(out, load(name, f'{task},{variant}'))
+  return out
+
+
+def set_fields(overrides, prefix: str = '', keep_unset: bool = False) -> dict:
+  """{'a.b': value} of the fields of `overrides` (an override skeleton, or a plain mapping) that are set
+  (`keep_unset`: every field)."""
+  out = {}
+  for k, v in overrides.items():
+    if hasattr(v, 'items'):
+      out.update(set_fields(v, f'{prefix}{k}.', keep_unset))
+    elif v is not None or keep_unset:
+      out[prefix + k] = v
+  return out
+
+
+def only_set(overrides):
+  """The set fields of an override skeleton, nested as they are: what identifies the overrides (a hash of
+  the whole skeleton would change whenever a config file gains a field)."""
+  import ml_collections
+  out = ml_collections.ConfigDict()
+  for k, v in overrides.items():
+    if hasattr(v, 'items'):
+      v = only_set(v)
+      if len(v):
+        out[k] = v
+    elif v is not None:
+      out[k] = v
+  return out
+
+
+def apply_overrides(config, overrides: dict, skip_missing: bool = False) -> None:
+  """Sets `{'a.b': value}` fields of an ml_collections config (nested mappings are flattened first; unset
+  fields of an override skeleton are left out); a key the config lacks is an error naming the keys it has,
+  or (`skip_missing`) is left out."""
+  for dotted, value in set_fields(overrides).items():
     *path, leaf = dotted.split('.')
     node = config
     for p in path:
       if p not in node:
+        if skip_missing:
+          break
         raise ConfigError(f'unknown config key {dotted!r}: no {p!r} (has {sorted(node.keys())})')
       node = node[p]
-    if leaf not in node:
-      raise ConfigError(f'unknown config key {dotted!r}; {".".join(path) or "the config"} has {sorted(node.keys())}')
-    node[leaf] = value
+    else:
+      if leaf not in node:
+        if skip_missing:
+          continue
+        raise ConfigError(f'unknown config key {dotted!r}; {".".join(path) or "the config"} has {sorted(node.keys())}')
+      try:
+        node[leaf] = value
+      except TypeError as e:        # ConfigDict's type safety: a string for a number, a float for an int
+        raise ConfigError(f'{dotted}={value!r}: {e}') from None
 
 
 def check_image_size(config, image_size: int, where: str) -> None:

@@ -21,7 +21,7 @@ os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from glam_jax import cli, compile_cache  # noqa: E402
+from glam_jax import cli, compile_cache, config_rules  # noqa: E402
 from glam_jax.stage1 import experiment  # noqa: E402
 from glam_jax.train import loop, sharding  # noqa: E402
 
@@ -37,6 +37,7 @@ def main(argv):
   compile_cache.enable()                 # before the first compilation
   sharding.maybe_initialize_distributed()
   config = _CONFIG.value
+  config_rules.check_stage(config, 'world_model', 'the config')      # bad values fail here, before any work
   learner, train_data, eval_data = experiment.build(config)
   out = loop.train(config, learner, train_data, _WORKDIR.value, eval_data)
   summary = {k: round(v, 5) for k, v in out['eval'].items()}

@@ -9,11 +9,13 @@ tests).
 `paper`: paper-size networks and steps, 3 training seeds x 50 trials with mean ± std over seeds (an
 accelerator job).
 
-`world_model` and `policy` hold overrides applied on top of the world-model and policy configs, e.g.
-`--config.world_model.num_steps=4000`.
+`world_model` and `policy` hold overrides applied on top of the world-model and policy configs of every
+method that has the field, e.g. `--config.world_model.num_steps=4000`,
+`--config.policy.optimizer.learning_rate=1e-3`, `--config.world_model.loss.align_weight=0.5` (GLAM's).
 """
 import ml_collections
 
+from glam_jax import configs
 from glam_jax.configs import parse_arg
 
 OPTIONS = ('smoke', 'paper')
@@ -32,8 +34,10 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.methods = ('glam_o', 'mip')       # any of glam_jax.methods; every pair is compared
   c.world_model_arg = '' if size == 'paper' else size     # the world-model config's size option
   c.policy_arg = '' if size == 'paper' else size
-  c.world_model = ml_collections.ConfigDict()
-  c.policy = ml_collections.ConfigDict()
+  # every field of the stage configs, unset: `--config.world_model.optimizer.learning_rate=1e-3` parses with
+  # the field's type, a misspelt one is refused; a field applies to the methods whose config has it
+  c.world_model = configs.override_skeleton('world_model', task)
+  c.policy = configs.override_skeleton('policy', task)
   c.seeds = (0,)                      # policy training seeds (one world model serves them all)
   c.trials = 100                      # evaluation episodes per method and seed
   c.backend = 'mjx'                   # physics of data, evaluation and replay: mjx or native (glam_jax/sim/backends.py)
@@ -56,10 +60,8 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
     c.data_dir = ''                   # '': inside the run directory
     c.episodes = ml_collections.ConfigDict({'kinova': 6, 'umi': 6})
     c.image_size = 32
-    c.world_model = ml_collections.ConfigDict(dict(num_steps=20, batch_size=8, log_every=10, eval_every=20,
-                                                   checkpoint_every=20))
-    c.policy = ml_collections.ConfigDict(dict(num_steps=20, batch_size=8, log_every=10, eval_every=20,
-                                              checkpoint_every=20))
+    for stage in (c.world_model, c.policy):
+      stage.update(dict(num_steps=20, batch_size=8, log_every=10, eval_every=20, checkpoint_every=20))
     c.trials = 4
     c.eval_chunk = 4
     c.gifs = 2

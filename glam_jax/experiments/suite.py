@@ -19,7 +19,7 @@ import traceback
 
 import ml_collections
 
-from glam_jax import configs, methods
+from glam_jax import config_rules, configs, methods
 from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import scaling
 from glam_jax.experiments import protocol, task_pipeline, verdicts
@@ -64,6 +64,8 @@ def _portable(config, *drop):
   with named.unlocked():
     for field in ('data_dir', *drop):
       del named[field]
+    for stage in ('world_model', 'policy'):
+      named[stage] = configs.only_set(named[stage])
   return named
 
 
@@ -165,6 +167,7 @@ def heterogeneity_cells(sc, workdir: str) -> list:
 def cells_of(sc, workdir: str) -> list:
   """Every cell of the suite, each cell's configs built and checked (`task_pipeline.plan`): a config that
   cannot work fails here, before any cell runs."""
+  config_rules.check(sc, 'suite')
   cells = (main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
            + heterogeneity_cells(sc, workdir))
   for cell in cells:

@@ -17,7 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from glam_jax import configs, methods
+from glam_jax import config_rules, configs, methods
 from glam_jax.data import sources
 from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import alignment, latent_replay, policy_eval, report, stats
@@ -131,6 +131,11 @@ def view_keys(c, styles: dict) -> tuple:
           lambda keys: tuple(f'{v}/{x}' for v in target for x in suffixes(keys)))
 
 
+# stage-config fields the main job sets from its own (an override of them would mislabel a stage)
+SET_BY_PLAN = {'world_model': ('task', 'method', 'learner', 'data_dir'),
+               'policy': ('task', 'method', 'label', 'data_dir', 'world_model_dir', 'init_from', 'seed')}
+
+
 @dataclasses.dataclass
 class Plan:
   """Every config the main job will run, built and checked before any work."""
@@ -146,6 +151,7 @@ class Plan:
 def plan(c, workdir: str) -> Plan:
   """Builds every stage's config of pipeline config `c` (normalising its list fields) and checks them;
   raises `configs.ConfigError` for a config that cannot work. Writes nothing."""
+  config_rules.check(c, 'pipeline')
   c.methods = comma_list(c.methods)
   c.replay_sources = comma_list(c.replay_sources)       # --config.replay_sources=umi,kinova
   try:
@@ -172,7 +178,7 @@ def plan(c, workdir: str) -> Plan:
     drop_missing_sources(wc, episodes)
     if world_model_keys:
       wc.image_keys = world_model_keys(wc.image_keys)
-    configs.apply_overrides(wc, c.world_model)
+    configs.apply_overrides(wc, c.world_model, skip_missing=True)
     wc.data_dir = data_dir
     return wc
 
@@ -192,7 +198,7 @@ def plan(c, workdir: str) -> Plan:
       pc.image_keys = policy_keys(pc.image_keys)
     if method.pretrain and not options:
       pc.init_from = pretrained[method.name][1]
-    configs.apply_overrides(pc, c.policy)
+    configs.apply_overrides(pc, c.policy, skip_missing=True)
     return pc
 
   pretrained = {}
@@ -206,9 +212,20 @@ def plan(c, workdir: str) -> Plan:
     for s in c.seeds:
       pc = policy_config(m, s)
       runs.append((m.name, s, pc, os.path.join(workdir, 'policies', f'{m.name}-seed{s}-{config_hash(pc, data_key)}')))
-  for name, config in [*((f'world model of {m}', wc) for m, (wc, _) in world_models.items()),
-                       *((f'pre-training of {m}', prc) for m, (prc, _) in pretrained.items()),
-                       *((f'policy of {m}', pc) for m, _, pc, _ in runs)]:
+  for stage in ('world_model', 'policy'):         # what no method's config has (set in code, not parsed)
+    known = configs.set_fields(configs.override_skeleton(stage, c.task), keep_unset=True)
+    given = configs.set_fields(c[stage])
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+      raise configs.ConfigError(f'unknown config field {stage}.{unknown[0]}: no method\'s {stage} config has it')
+    fixed = sorted(set(given) & set(SET_BY_PLAN[stage]))
+    if fixed:
+      raise configs.ConfigError(f'{stage}.{fixed[0]} is set by the main job for each stage; set the pipeline\'s '
+                                'task, methods, seeds or data_dir instead')
+  for name, kind, config in [*((f'world model of {m}', 'world_model', wc) for m, (wc, _) in world_models.items()),
+                             *((f'pre-training of {m}', 'policy', prc) for m, (prc, _) in pretrained.items()),
+                             *((f'policy of {m}', 'policy', pc) for m, _, pc, _ in runs)]:
+    config_rules.check_stage(config, kind, name, episodes)
     configs.check_image_size(config, c.image_size, name)
     try:
       sources.check_existing(config, name)
