@@ -28,7 +28,8 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   size = 'paper' if 'paper' in opts else 'tiny' if 'smoke' in opts else 'cpu'
   c = ml_collections.ConfigDict()
   c.task = task
-  c.data_dir = 'data'                 # recipe datasets, shared between runs (`<data_dir>/<task>/<source>`)
+  c.data_dir = 'data'                 # generated datasets, keyed by their settings, shared between runs
+  c.datasets = ''                     # datasets given by path instead of generated: 'SOURCE=PATH,...' (imported data)
   c.episodes = ml_collections.ConfigDict({'kinova': 100, 'umi': 400})
   c.image_size = 64
   c.methods = ('glam_o', 'mip')       # any of glam_jax.methods; every pair is compared

@@ -27,13 +27,14 @@ def pipeline_configs(config, stage: int = 1) -> tuple[pipeline.PipelineConfig, p
   return train, held_out
 
 
-def check_existing(config, where: str) -> None:
+def check_existing(config, where: str, paths: dict | None = None) -> None:
   """The sources of `config` that already exist on disk (imported or generated before) hold what it reads:
   the target every image key (GLAM-O's masks), another source at least one, and the target actions and
   proprioception. Missing sources pass: the
-  main job generates them with every field. Raises ValueError naming the dataset, the field and the fix."""
+  main job generates them with every field. `paths`: {source: path} where a source is read from before its
+  link exists (the main job's datasets). Raises ValueError naming the dataset, the field and the fix."""
   for name in config.sources:
-    path = source_path(config, name)
+    path = (paths or {}).get(name) or source_path(config, name)
     if not os.path.exists(os.path.join(path, schema.META_FILE)):
       continue
     meta = read_meta(path)

@@ -71,5 +71,9 @@ class Stages:
     self.done[name] = {'key': key, 'seconds': round(time.time() - t0, 1)}
     write_json(self.path, self.done)
 
+  def forget(self, name: str) -> None:
+    """Stage `name` runs again next time (what it made is gone)."""
+    self.done.pop(name, None)
+
   def timings(self) -> dict:
     return {name: v['seconds'] for name, v in self.done.items()}

@@ -17,13 +17,11 @@ import threading
 import time
 import traceback
 
-import ml_collections
-
 from glam_jax import config_rules, configs, methods
 from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import scaling
 from glam_jax.experiments import protocol, task_pipeline, verdicts
-from glam_jax.experiments.stages import Stages, config_hash, say, write_json
+from glam_jax.experiments.stages import config_hash, say, write_json
 
 
 PER_STAGE_FIELDS = ('seeds', 'trials')      # pipeline fields the main job's stages key themselves
@@ -83,8 +81,8 @@ def resolved_configs(config) -> dict:
 def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), level: int | None = None, **episodes):
   """The main job's config for one (task, method) of suite config `sc`: the suite's pipeline config with
   this task and method, `seeds` or else the suite's seeds (only the first for `one_seed_methods`), the
-  suite's trials, the heterogeneity `level` when given, and a data directory shared by every cell with the
-  same data recipe."""
+  suite's trials, the heterogeneity `level` when given, and the suite's data root: each dataset is made once
+  for every cell that reads it (the main job keys datasets by their settings)."""
   configs.parse_arg(task, ())                 # an unknown task fails here, listing the valid ones
   pc = copy.deepcopy(sc.pipeline)
   pc.task = task
@@ -97,12 +95,7 @@ def pipeline_config(sc, task: str, method: str, workdir: str, seeds=(), level: i
   with pc.unlocked():                         # command-line configs come locked; a cell may add a source
     for source, n in episodes.items():
       pc.episodes[source] = n
-  # native-physics data and other sources' styles are other data; MJX level-0 data keeps the hash it had
-  # before the backend and the styles were choices
-  physics = () if pc.backend == 'mjx' else (pc.backend,)
-  style = (pc.heterogeneity, pc.source_style) if pc.heterogeneity or pc.source_style else ()
-  recipe = config_hash(task, pc.episodes.to_dict(), pc.image_size, *physics, *style)
-  pc.data_dir = os.path.join(workdir, 'data', recipe)
+  pc.data_dir = os.path.join(workdir, 'data')     # datasets keyed by their settings (glam_jax/demos/store.py)
   return pc
 
 
@@ -173,35 +166,6 @@ def cells_of(sc, workdir: str) -> list:
   for cell in cells:
     _ = cell.key             # builds the cell's plan (`resolved_configs`): a bad config raises here
   return cells
-
-
-def shared_source_key(one, style) -> str:
-  """What names a source's shared dataset: its recipe (`one`: that source only) and the style the recipe gives
-  it, so that levels giving a source the same style share its data (the target's at levels 1 and 2), and
-  default-style data keeps the key it had before styles existed."""
-  ident = copy.deepcopy(one)
-  for field in ('heterogeneity', 'source_style'):
-    if field in ident:
-      del ident[field]
-  return config_hash(ident, *(() if style == heterogeneity.DEFAULT else (heterogeneity.style_key(style),)))
-
-
-def link_shared_sources(config, workdir: str, log=say) -> None:
-  """Generates each source dataset of the cell's recipe once per (task, source, episodes, image size) under
-  `<workdir>/sources/` and links it into the cell's data directory, so recipes that differ in one source
-  (the scaling points) share the others; the main job's data stage then finds them complete."""
-  recipe = task_pipeline.recipe_of(config)
-  styles = heterogeneity.resolve(generate.SOURCES, recipe.heterogeneity, recipe.source_style)
-  for source, n in recipe.episodes.items():
-    link = os.path.join(config.data_dir, recipe.task, source)
-    if os.path.lexists(link):
-      continue
-    one = copy.deepcopy(recipe)
-    one.episodes = ml_collections.ConfigDict({source: n})
-    shared = os.path.join(workdir, 'sources', f'{source}-{n}-{shared_source_key(one, styles[source])}')
-    generate.generate_recipe(one, shared, log=log)
-    os.makedirs(os.path.dirname(link), exist_ok=True)
-    os.symlink(os.path.relpath(os.path.join(shared, recipe.task, source), os.path.dirname(link)), link)
 
 
 def read_status(workdir: str) -> dict:
@@ -293,10 +257,6 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
     os.makedirs(d, exist_ok=True)
     try:
       cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
-      # a stage of the cell, so its time counts as the cell's data time (the main job's data stage then
-      # finds the data complete) and a resumed cell keeps it
-      Stages(d, cell_log).run('data_sources', config_hash(task_pipeline.recipe_of(cell.config)),
-                              lambda: link_shared_sources(cell.config, workdir, cell_log))
       task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
       with open(os.path.join(d, 'results.json')) as f:
         out = json.load(f)

@@ -17,9 +17,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from glam_jax import config_rules, configs, methods
-from glam_jax.data import sources
-from glam_jax.demos import generate, heterogeneity
+from glam_jax import config_rules, configs, file_lock, methods
+from glam_jax.data import schema, sources
+from glam_jax.data.reader import read_meta
+from glam_jax.demos import generate, heterogeneity, store
 from glam_jax.eval import alignment, latent_replay, policy_eval, report, stats
 from glam_jax.experiments.stages import Stages, config_hash, say, write_json, write_text
 from glam_jax.sim import backends
@@ -140,9 +141,12 @@ SET_BY_PLAN = {'world_model': ('task', 'method', 'learner', 'data_dir'),
 class Plan:
   """Every config the main job will run, built and checked before any work."""
   chosen: list            # glam_jax.methods.Method, in the order given
-  episodes: dict          # the recipe's sources with their episode counts
-  data_dir: str
+  episodes: dict          # the recipe's sources with their episode counts (an imported one's as it has)
+  data_dir: str           # the recipe's directory of links to its datasets, what the stage configs read
   data_key: str           # hash of the data recipe, in every run directory's name
+  data_root: str          # where the keyed datasets live (glam_jax/demos/store.py)
+  generated: dict         # source -> GenerateConfig of the datasets the data stage makes (or finds)
+  paths: dict             # source -> dataset path (keyed, or imported by `datasets`)
   world_models: dict      # method -> (world-model config, directory)
   pretrained: dict        # method -> (pre-training config, directory)
   runs: list              # (method, seed, policy config, directory)
@@ -164,13 +168,18 @@ def plan(c, workdir: str) -> Plan:
     raise configs.ConfigError(f'unknown physics backend={c.backend!r}; valid: {", ".join(backends.BACKENDS)}')
   episodes = recipe_sources(c.episodes)
   try:
+    given = store.imported(c.datasets)          # datasets given by path: read, never generated or written
     styles = heterogeneity.resolve(generate.SOURCES, c.heterogeneity, c.source_style)
-    heterogeneity.check_measured(c.task, {s: c.heterogeneity for s in episodes}, c.backend,
-                                 {s: styles[s] for s in episodes})
+    made = [s for s in episodes if s not in given]
+    heterogeneity.check_measured(c.task, {s: c.heterogeneity for s in made}, c.backend, {s: styles[s] for s in made})
   except ValueError as e:
     raise configs.ConfigError(str(e)) from None
-  world_model_keys, policy_keys = view_keys(c, {s: styles[s] for s in episodes})
-  data_dir = c.data_dir or os.path.join(workdir, 'data')
+  episodes.update({s: read_meta(path)['num_episodes'] for s, path in given.items()})
+  world_model_keys, policy_keys = view_keys(c, {s: styles[s] for s in episodes if s not in given})
+  data_root = c.data_dir or os.path.join(workdir, 'data')
+  generated = store.recipe_configs(recipe_of(c), skip=given)
+  paths = {s: given.get(s) or store.dataset_path(data_root, generated[s]) for s in episodes}
+  data_dir = store.recipe_dir(data_root, c.task, paths)
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture
 
   def world_model_config(method):
@@ -182,7 +191,8 @@ def plan(c, workdir: str) -> Plan:
     wc.data_dir = data_dir
     return wc
 
-  data_key = config_hash(recipe_of(c))   # in every run directory's name: new data never meets an old run
+  # in every run directory's name: new data never meets an old run (an imported dataset by its path and size)
+  data_key = config_hash(recipe_of(c), *([{s: [p, read_meta(p)['num_steps']] for s, p in given.items()}] if given else []))
   world_models = {}
   for m in chosen:
     if m.learner:
@@ -228,19 +238,38 @@ def plan(c, workdir: str) -> Plan:
     config_rules.check_stage(config, kind, name, episodes)
     configs.check_image_size(config, c.image_size, name)
     try:
-      sources.check_existing(config, name)
+      sources.check_existing(config, name, paths)
     except ValueError as e:
       raise configs.ConfigError(str(e)) from None
-  return Plan(chosen, episodes, data_dir, data_key, world_models, pretrained, runs)
+  return Plan(chosen=chosen, episodes=episodes, data_dir=data_dir, data_key=data_key, data_root=data_root,
+              generated=generated, paths=paths, world_models=world_models, pretrained=pretrained, runs=runs)
+
+
+def prepare_data(p: Plan, task: str, log=say) -> None:
+  """The data stage: each generated source's keyed dataset found, adopted or made (waiting while another
+  run makes it), then linked into the recipe's directory (glam_jax/demos/store.py)."""
+  for cfg in p.generated.values():
+    store.ensure(p.data_root, cfg, log)
+  store.link_recipe(p.data_dir, task, p.paths)
+
+
+def data_ready(p: Plan, task: str) -> bool:
+  """Every source of the recipe readable through its directory (a pruned dataset makes the stage redo)."""
+  return all(os.path.exists(os.path.join(p.data_dir, task, s, schema.META_FILE)) for s in p.paths)
 
 
 def run(c, workdir: str, log=say) -> dict:
   """Runs (or resumes) the main job of pipeline config `c` in `workdir`; writes report.md, results.json,
-  success.png and rollouts_<method>.gif there and returns the results."""
+  success.png and rollouts_<method>.gif there and returns the results. A second run in the same workdir
+  while this one lives raises `file_lock.Busy` naming it."""
   p = plan(c, workdir)
-  chosen, data_dir, data_key, world_models, pretrained, runs = (
-      p.chosen, p.data_dir, p.data_key, p.world_models, p.pretrained, p.runs)
   os.makedirs(workdir, exist_ok=True)
+  with file_lock.exclusive(os.path.join(workdir, 'run.lock'), f'the workdir {workdir}', log):
+    return _run(c, p, workdir, log)
+
+
+def _run(c, p: Plan, workdir: str, log) -> dict:
+  chosen, data_key, world_models, pretrained, runs = p.chosen, p.data_key, p.world_models, p.pretrained, p.runs
   with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
     f.write(c.to_json_best_effort(indent=1))
   stages = Stages(workdir, log)
@@ -263,7 +292,9 @@ def run(c, workdir: str, log=say) -> dict:
     log(f'{method} seed {seed}: {s["successes"]}/{s["trials"]} = {s["rate"]:.1%} '
         f'(95 % Wilson {s["wilson_low"]:.2f}-{s["wilson_high"]:.2f}); {out["seconds"]:.0f} s')
 
-  stages.run('data', data_key, lambda: generate.generate_recipe(recipe_of(c), data_dir), next(step), total)
+  if not data_ready(p, c.task):
+    stages.forget('data')                 # a dataset was pruned since: find or make it again
+  stages.run('data', data_key, lambda: prepare_data(p, c.task, log), next(step), total)
   for name, (wc, wm_dir) in world_models.items():
     key = config_hash(wc, data_key)
     stages.run(f'world_model_{name}', key, lambda wc=wc, d=wm_dir: train_world_model(wc, d), next(step), total)

@@ -1,8 +1,9 @@
 """Source styles and heterogeneity levels: the settings resolve and refuse bad input, the levels produce
 their motion (speed profile, pauses, tilt), pose error and appearance, and a style is part of a dataset's
-identity (its meta, the suite's recipe and shared-source keys, planning's measured-success check)."""
+identity (its meta, the keys of the datasets, planning's measured-success check)."""
 import dataclasses
 import json
+import os
 
 import jax
 import numpy as np
@@ -11,8 +12,7 @@ import pytest
 from glam_jax import configs
 from glam_jax.data import open_dataset
 from glam_jax.demos import collect, generate, heterogeneity
-from glam_jax.experiments import suite, task_pipeline
-from glam_jax.experiments.stages import config_hash
+from glam_jax.experiments import task_pipeline
 from glam_jax.sim import camera
 
 SOURCES = generate.SOURCES
@@ -135,37 +135,16 @@ def test_level_dataset_keeps_truth_and_identity(tmp_path):
   assert not generate.dataset_complete(cfg.out, dataclasses.replace(cfg, style=heterogeneity.AUXILIARY[2], level=2))
 
 
-def test_level_changes_the_suite_keys_of_the_sources_it_styles():
-  sc = configs.load('suite', 'cpu')
-  key = lambda level: suite.pipeline_config(_with(sc, heterogeneity=level), 'lift', 'glam_o', '/w').data_dir
-  assert key(0) != key(1) != key(2)
-  pc = suite.pipeline_config(sc, 'lift', 'glam_o', '/w')
-  # level-0 MJX data keeps the directory it had before levels existed
-  assert pc.data_dir.endswith(config_hash('lift', pc.episodes.to_dict(), pc.image_size))
-  recipe = task_pipeline.recipe_of(pc)
-  one = lambda source: _one(recipe, source)
-  styles = {lv: heterogeneity.resolve(SOURCES, lv) for lv in heterogeneity.LEVELS}
-  key = lambda source, level: suite.shared_source_key(one(source), styles[level][source])
-  # the target's style (a wrist view added) is the same at levels 1 and 2: their cells share its data
-  assert key('kinova', 0) != key('kinova', 1) == key('kinova', 2)
-  assert len({key('umi', level) for level in heterogeneity.LEVELS}) == 3
-
-
-def _with(sc, **fields):
-  import copy
-  sc = copy.deepcopy(sc)
-  for k, v in fields.items():
-    sc.pipeline[k] = v
-  return sc
-
-
-def _one(recipe, source):
-  import copy
-
-  import ml_collections
-  one = copy.deepcopy(recipe)
-  one.episodes = ml_collections.ConfigDict({source: recipe.episodes[source]})
-  return one
+def test_level_changes_the_keys_of_the_datasets_it_styles():
+  pc = configs.load('pipeline', 'lift')
+  paths = {}
+  for level in heterogeneity.LEVELS:
+    pc.heterogeneity = level
+    paths[level] = task_pipeline.plan(pc, '/w').paths
+  # the target's style (a wrist view added) is the same at levels 1 and 2: runs at both share its data
+  assert paths[0]['kinova'] != paths[1]['kinova'] == paths[2]['kinova']
+  assert len({paths[level]['umi'] for level in heterogeneity.LEVELS}) == 3
+  assert all(os.path.dirname(p) == os.path.join('data', 'lift') for ps in paths.values() for p in ps.values())
 
 
 def test_planning_refuses_an_unmeasured_or_failing_style(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from glam_jax import configs
+from glam_jax.demos import store
 from glam_jax.eval import stats
 from glam_jax.experiments import suite, suite_report, task_pipeline
 
@@ -21,6 +22,11 @@ def _fake_results(task, method, successes, trials=100):
   return {'task': task, 'methods': {method: m}}
 
 
+def _recipe_dir(cell) -> str:
+  """The directory of links to the datasets a cell reads (the main job plans it from the cell's config)."""
+  return task_pipeline.plan(cell.config.copy_and_resolve_references(), '').data_dir
+
+
 @pytest.fixture
 def fake_pipeline(monkeypatch):
   calls = []
@@ -28,6 +34,7 @@ def fake_pipeline(monkeypatch):
   def run(c, workdir, log=print):
     task, (method,) = c.task, c.methods
     calls.append((task, method))
+    task_pipeline.prepare_data(task_pipeline.plan(c, workdir), task, log)     # the real data stage, faked ensure
     if (task, method) == ('knock_down', 'mip') and not os.environ.get('FAKE_FIXED'):
       raise RuntimeError('simulated crash')
     os.makedirs(workdir, exist_ok=True)
@@ -38,15 +45,15 @@ def fake_pipeline(monkeypatch):
       json.dump({**_fake_results(task, method, rate),
                  'timings': {'data': 60.0, f'train_{method}_seed0': 600.0, f'evaluate_{method}_seed0': 120.0}}, f)
 
-  def generate_recipe(recipe, data_dir, log=print):
-    (source, n), = recipe.episodes.items()
-    out = os.path.join(data_dir, recipe.task, source)
+  def ensure(root, cfg, log=print, progress=True):
+    out = store.dataset_path(root, cfg)
     if not os.path.exists(out):                         # the real one skips complete datasets too
-      calls.append(('generate', recipe.task, source, n))
+      calls.append(('generate', cfg.task, cfg.source, cfg.episodes))
       os.makedirs(out)
+    return out
 
   monkeypatch.setattr(task_pipeline, 'run', run)
-  monkeypatch.setattr(suite.generate, 'generate_recipe', generate_recipe)
+  monkeypatch.setattr(store, 'ensure', ensure)
   return calls
 
 
@@ -70,10 +77,10 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   shared = [c for c in cells if c.name in ('main/stack_two/glam_o', 'scaling/stack_two/glam_o/k6-u6')]
   assert len({c.directory(w) for c in shared}) == 1 and len({c.key for c in cells}) == len(cells) - 1
   # the cells of one recipe share its data directory, other recipes have their own
-  data = {c.task: c.config.data_dir for c in main}
-  assert all(c.config.data_dir == data[c.task] for c in main) and len(set(data.values())) == len(sc.tasks)
+  data = {c.task: _recipe_dir(c) for c in main}
+  assert all(_recipe_dir(c) == data[c.task] for c in main) and len(set(data.values())) == len(sc.tasks)
   # scaling recipes: k6-u0 (MIP and GLAM-O), k9-u0, k12-u0, k6-u12, k9-u12, k12-u12 (k6-u6 is main's)
-  assert len({c.config.data_dir for c in cells}) == len(sc.tasks) + 6 + 1
+  assert len({_recipe_dir(c) for c in cells}) == len(sc.tasks) + 6 + 1
   assert all(c.config.trials == sc.trials and tuple(c.config.seeds) == tuple(sc.seeds) for c in cells)
 
   status = suite.run_cells(cells, w, log=lambda m: None)
@@ -82,13 +89,9 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   # each (task, source, episodes) once: 5 tasks x 6 + 6, then stack_two's 9 and 12 target and 12 UMI, lift's 6 UR5e
   assert len(generated) == len(set(generated)) == 14, generated
   assert ('stack_two', 'kinova', 12) in generated and ('lift', 'ur5e', 6) in generated
-  link = os.path.join(third[0].config.data_dir, 'lift', 'kinova')
-  assert os.path.islink(link) and os.path.samefile(link, os.path.join(main[0].config.data_dir, 'lift', 'kinova'))
+  link = os.path.join(_recipe_dir(third[0]), 'lift', 'kinova')
+  assert os.path.islink(link) and os.path.samefile(link, os.path.join(_recipe_dir(main[0]), 'lift', 'kinova'))
   assert len(runs) == 19           # the fake does not skip; the real job finds the shared run done
-  # the shared sources are a stage of each cell: their time is the cell's data time, kept on a resume
-  for cell in cells:
-    with open(os.path.join(cell.directory(w), 'stages.json')) as f:
-      assert json.load(f)['data_sources']['seconds'] >= 0.0, cell.name
   assert status['main/knock_down/mip']['status'] == 'failed'
   assert 'simulated crash' in status['main/knock_down/mip']['error']
   assert 'RuntimeError' in open(os.path.join(w, status['main/knock_down/mip']['dir'], 'error.txt')).read()
@@ -137,7 +140,6 @@ def test_cells_failures_reruns_and_report(tmp_path, fake_pipeline, monkeypatch):
   monkeypatch.setenv('FAKE_FIXED', '1')
   lines = []
   status = suite.run_cells(cells, w, log=lines.append)
-  assert any('main/knock_down/mip: data_sources: done earlier' in m for m in lines), lines
   assert fake_pipeline == [('knock_down', 'mip')]                 # its data was linked before: no generation and status['main/knock_down/mip']['status'] == 'done'
   # a changed setting redoes exactly the cells it changes
   del fake_pipeline[:]
@@ -194,11 +196,11 @@ def test_two_jobs_run_tasks_at_once_with_the_same_outcome(tmp_path, fake_pipelin
 def test_data_of_each_physics_backend_has_its_own_directory(tmp_path):
   sc = configs.load('suite', 'smoke')
   assert sc.pipeline.backend == 'native'              # the smoke preset compiles no MJX physics
-  native = suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)).data_dir
+  native = _recipe_dir(suite.Cell('main', 'lift', 'glam_o', suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path))))
   sc.pipeline.backend = 'mjx'
-  mjx = suite.pipeline_config(sc, 'lift', 'mip', str(tmp_path)).data_dir
+  mjx = _recipe_dir(suite.Cell('main', 'lift', 'mip', suite.pipeline_config(sc, 'lift', 'mip', str(tmp_path))))
   assert native != mjx
-  assert suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)).data_dir == mjx    # shared by methods
+  assert _recipe_dir(suite.Cell('main', 'lift', 'glam_o', suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)))) == mjx
 
 
 def test_a_cell_keeps_its_directory_when_seeds_or_trials_change(tmp_path):
@@ -427,8 +429,8 @@ def test_heterogeneity_section_runs_each_level_and_joins_level_0_from_the_main_t
   het = [c for c in cells if c.section == 'heterogeneity']
   assert [c.name for c in het] == ['heterogeneity/lift/glam_o/level1', 'heterogeneity/lift/mip/level1',
                                    'heterogeneity/lift/glam_o/level2', 'heterogeneity/lift/mip/level2']
-  main_dir = next(c for c in cells if c.section == 'main').config.data_dir
-  assert len({main_dir, het[0].config.data_dir, het[2].config.data_dir}) == 3     # each level its own data
+  main_dir = _recipe_dir(next(c for c in cells if c.section == 'main'))
+  assert len({main_dir, _recipe_dir(het[0]), _recipe_dir(het[2])}) == 3     # each level its own data
   assert [c.config.heterogeneity for c in het] == [1, 1, 2, 2]
   status = suite.run_cells(cells, w, log=lambda m: None)
   assert {s['status'] for s in status.values()} == {'done'}

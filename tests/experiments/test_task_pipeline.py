@@ -49,11 +49,17 @@ def test_configs_that_cannot_work_fail_before_any_work(tmp_path):
   c.world_model = ml_collections.ConfigDict()
   # data already on disk (e.g. imported) with none of the views GLAM-O reads (a source may lack some: they
   # are masked)
-  c.data_dir = str(tmp_path / 'data')
   write_synthetic(str(tmp_path / 'data' / 'lift' / 'umi'), 1, [4, 4], has_actions=False, name='umi', views=('wrist',))
+  c.datasets = f'umi={tmp_path}/data/lift/umi'
   with pytest.raises(configs.ConfigError, match=r"world model of glam_o: .*lift/umi has no 'overhead/mask'"):
     task_pipeline.plan(c, str(tmp_path / 'run'))
   assert not (tmp_path / 'run').exists()             # nothing written
+  for spec, message in [('umi', "datasets entry 'umi': expected SOURCE=PATH"),
+                        (f'ufo={tmp_path}', "unknown source 'ufo'"),
+                        (f'umi={tmp_path}/nothing', 'datasets umi=.*nothing: not a readable dataset')]:
+    c.datasets = spec
+    with pytest.raises(configs.ConfigError, match=message):
+      task_pipeline.plan(c, str(tmp_path / 'run'))
 
 
 def test_existing_target_without_actions_is_refused(tmp_path):
