@@ -46,6 +46,7 @@ def _stale_note(info: dict) -> str:
 def _locked(path: str, wait: bool, what: str, log=None):
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  acquired = False
   try:
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,15 +64,17 @@ def _locked(path: str, wait: bool, what: str, log=None):
       previous = holder(path)
       if log and previous and previous.get('pid') != os.getpid():
         log(f'{what}: lock free{_stale_note(previous)}')
+    acquired = True
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps({'host': socket.gethostname(), 'pid': os.getpid(), 'since': time.time()}).encode(), 0)
     yield
   finally:
-    try:
-      os.ftruncate(fd, 0)                  # released cleanly: nothing stale left to report
-    except OSError:
-      pass
-    fcntl.flock(fd, fcntl.LOCK_UN)
+    if acquired:
+      try:
+        os.ftruncate(fd, 0)                # released cleanly: nothing stale left to report
+      except OSError:
+        pass
+      fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
 
 

@@ -36,7 +36,7 @@ import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from glam_jax import cli, compile_cache  # noqa: E402
+from glam_jax import cli, compile_cache, file_lock  # noqa: E402
 from glam_jax.configs import ConfigError  # noqa: E402
 from glam_jax.experiments import claims, protocol, suite, suite_report, task_pipeline  # noqa: E402
 from glam_jax.experiments.stages import write_json, write_text  # noqa: E402
@@ -90,7 +90,8 @@ def main(argv):
   else:
     os.makedirs(workdir, exist_ok=True)
     compile_cache.enable()
-    status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
+    with file_lock.exclusive(os.path.join(workdir, 'suite.lock'), f'the suite directory {workdir}', print):
+      status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
   results = suite.assemble(sc, cells, status, workdir, version)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                         f'{jax.devices()[0].device_kind}')

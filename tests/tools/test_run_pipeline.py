@@ -212,3 +212,48 @@ def test_smoke_pipeline_with_a_umi_like_source(tmp_path):
   assert probe['truth'] == {'kinova': 'simulator', 'umi': 'simulator'}
   assert np.isfinite(probe['results']['umi']['reference_r2'])
   assert results['methods']['glam_o']['replay']['umi->kinova']['trials'] == 2
+
+
+GENERATED = re.compile(r'^(\S+): \d+ episodes, \d+ steps; scripted success')
+
+
+def _start(workdir, data, size):
+  return subprocess.Popen(_command(workdir, ('mip',), f'--config.data_dir={data}', f'--config.image_size={size}',
+                                   '--config.gifs=0', '--config.episodes.umi=0'), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+
+
+def _finish(p) -> list:
+  out = p.communicate(timeout=1200)[0]
+  assert p.returncode == 0, out[-3000:]
+  return out.splitlines()
+
+
+def test_main_jobs_with_other_settings_share_a_data_dir_without_regenerating(tmp_path):
+  """Two main jobs with other image sizes on one data_dir, one after the other and then at the same time
+  (with a third that needs the same new data as one of them): each runs on its own data, no dataset is made
+  twice or rewritten, and a second run in a busy workdir is refused naming the first."""
+  data, made = tmp_path / 'data', []
+  for size in (32, 16):                                       # one after the other
+    made += [m.group(1) for line in _finish(_start(tmp_path / f'w{size}', data, size)) if (m := GENERATED.match(line))]
+  assert len(made) == len(set(made)) == 2, made
+  stamps = {p: os.stat(os.path.join(p, 'meta.json')).st_mtime_ns for p in made}
+  jobs = [_start(tmp_path / 'a', data, 24), _start(tmp_path / 'b', data, 24), _start(tmp_path / 'c', data, 20)]
+  for line in jobs[0].stdout:                                 # 'a' holds its workdir from its first stage on
+    if line.startswith('[1/'):
+      break
+  busy = subprocess.run(_command(tmp_path / 'a', ('mip',), f'--config.data_dir={data}', '--config.image_size=24',
+                                 '--config.episodes.umi=0'),
+                        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert busy.returncode == 2 and f'is in use by pid {jobs[0].pid} on ' in busy.stderr, busy.stderr[-2000:]
+  assert 'Traceback' not in busy.stderr
+  lines = [_finish(p) for p in jobs]
+  again = [m.group(1) for out in lines for line in out if (m := GENERATED.match(line))]
+  assert len(again) == len(set(again)) == 2 and not set(again) & set(made), again   # 24's and 20's, once each
+  assert {p: os.stat(os.path.join(p, 'meta.json')).st_mtime_ns for p in made} == stamps
+  sizes = {}
+  for recipe in (data / 'recipes').iterdir():                 # each run read a recipe of its own size
+    sizes[recipe.name] = {json.load(open(recipe / 'lift' / 'kinova' / 'meta.json'))['image_size']}
+  assert sorted(sizes.values(), key=min) == [{16}, {20}, {24}, {32}]
+  for w in ('w32', 'w16', 'a', 'b', 'c'):
+    assert json.load(open(tmp_path / w / 'results.json'))['methods']['mip']['success']['trials'] == 4
