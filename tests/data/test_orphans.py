@@ -24,6 +24,14 @@ def _alive(procs):
   return out
 
 
+def _cmdline(process) -> list:
+  """A child's command line; empty for one that ended (or became a zombie) since it was listed."""
+  try:
+    return process.cmdline()
+  except (psutil.NoSuchProcess, psutil.ZombieProcess):
+    return []
+
+
 def test_children_of_a_killed_trainer_end_within_seconds(tmp_path):
   data = tmp_path / 'data'
   write_synthetic(str(data / 'lift' / 'kinova'), 0, [20] * 6, size=16)
@@ -40,7 +48,7 @@ def test_children_of_a_killed_trainer_end_within_seconds(tmp_path):
     parent = psutil.Process(trainer.pid)
     deadline = time.time() + 300
     while time.time() < deadline:
-      workers = [c for c in parent.children(recursive=True) if 'spawn_main' in ' '.join(c.cmdline())]
+      workers = [c for c in parent.children(recursive=True) if 'spawn_main' in ' '.join(_cmdline(c))]
       if len(workers) >= 2:
         break
       assert trainer.poll() is None, (tmp_path / 'log.txt').read_text()[-3000:]

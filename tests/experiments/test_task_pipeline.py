@@ -1,11 +1,14 @@
 """The main job's recipe handling: sources without episodes leave every model's mixture, the UR5e joins
 it when the recipe has it, and a recipe without target episodes or with an unknown source is refused;
-configs that cannot work are refused before anything is written."""
+configs that cannot work are refused before anything is written; datasets given by path are read in place."""
+import os
+
 import ml_collections
 import pytest
 
 from glam_jax import configs
 from glam_jax.data import sources
+from glam_jax.demos import store
 from glam_jax.experiments import task_pipeline
 from tests.data.helpers import write_synthetic
 
@@ -70,3 +73,24 @@ def test_existing_target_without_actions_is_refused(tmp_path):
     sources.check_existing(config, 'policy of mip')
   config.target = 'umi'                             # an auxiliary source without actions is fine
   sources.check_existing(config, 'policy of mip')
+
+
+def test_datasets_given_by_path_are_read_in_place_and_never_written(tmp_path, monkeypatch):
+  imported = str(tmp_path / 'imported' / 'umi')
+  write_synthetic(imported, 1, [4, 4], has_actions=False, name='umi')
+  before = {f: os.stat(os.path.join(imported, f)).st_mtime_ns for f in os.listdir(imported)}
+  c = configs.load('pipeline', 'lift,smoke')
+  c.datasets = f'umi={imported}'
+  c.data_dir = str(tmp_path / 'data')
+  p = task_pipeline.plan(c, str(tmp_path / 'run'))
+  assert p.paths['umi'] == imported and set(p.generated) == {'kinova'} and p.episodes['umi'] == 2
+  made = []
+  monkeypatch.setattr(store, 'ensure', lambda root, cfg, log=print: made.append(cfg.source))
+  task_pipeline.prepare_data(p, 'lift')
+  assert made == ['kinova']                                    # only the generated source is made
+  link = os.path.join(p.data_dir, 'lift', 'umi')
+  assert os.path.islink(link) and os.path.samefile(link, imported)
+  assert {f: os.stat(os.path.join(imported, f)).st_mtime_ns for f in os.listdir(imported)} == before
+  other = configs.load('pipeline', 'lift,smoke')
+  other.data_dir = c.data_dir
+  assert task_pipeline.plan(other, str(tmp_path / 'run')).data_key != p.data_key     # other data, other runs

@@ -192,17 +192,20 @@ def test_smoke_pipeline_with_a_umi_like_source(tmp_path):
   workdir = str(tmp_path / 'run')
   r = _run(workdir, ('glam_o', 'mip'), '--config.heterogeneity=1', '--config.replay_sources=umi')
   assert r.returncode == 0, r.stderr[-4000:]
-  with open(os.path.join(workdir, 'data', 'lift', 'umi', 'meta.json')) as f:
-    umi = json.load(f)
-  assert umi['views'] == ['wrist'] and umi['ctrl_dt'] == 0.04 and umi['heterogeneity_level'] == 1
-  assert 'true_ee_pose' in umi['lowdim_fields']
-  with open(os.path.join(workdir, 'data', 'lift', 'kinova', 'meta.json')) as f:
-    assert json.load(f)['views'] == ['overhead', 'front', 'wrist']
   with open(os.path.join(workdir, 'results.json')) as f:
     results = json.load(f)
   wm = os.path.join(workdir, results['world_models']['glam_o'])
   with open(os.path.join(wm, 'config.json')) as f:
-    assert json.load(f)['image_keys'] == ['wrist/mask']
+    wm_config = json.load(f)
+  assert wm_config['image_keys'] == ['wrist/mask']
+  data = wm_config['data_dir']                  # the recipe's links, inside the run's data root
+  assert data.startswith(os.path.join(workdir, 'data', 'recipes'))
+  with open(os.path.join(data, 'lift', 'umi', 'meta.json')) as f:
+    umi = json.load(f)
+  assert umi['views'] == ['wrist'] and umi['ctrl_dt'] == 0.04 and umi['heterogeneity_level'] == 1
+  assert 'true_ee_pose' in umi['lowdim_fields']
+  with open(os.path.join(data, 'lift', 'kinova', 'meta.json')) as f:
+    assert json.load(f)['views'] == ['overhead', 'front', 'wrist']
   for m in ('glam_o', 'mip'):
     policy = next(d for d in os.listdir(os.path.join(workdir, 'policies')) if d.startswith(f'{m}-'))
     with open(os.path.join(workdir, 'policies', policy, 'config.json')) as f:
