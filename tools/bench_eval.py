@@ -62,6 +62,8 @@ _PERIOD = flags.DEFINE_integer('period', 10, 'Control steps per compiled call.')
 _IMAGE_SIZE = flags.DEFINE_integer('image_size', 64, 'Rendered image size.')
 _MIN_TIME = flags.DEFINE_float('min_time', 2.0, 'Seconds of timed passes per measurement (at least).')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed passes per measurement (at least); the fastest counts.')
+_CASTERS = flags.DEFINE_list('casters', ['native', 'jax'], 'With rendering on: the ray casters to measure, the C++ '
+                             'one (native, where it builds, on the CPU) and the JAX one (rows ":jax-rays").')
 _JSON = flags.DEFINE_string('json', '', 'Optional path for the figures as JSON.')
 
 
@@ -237,11 +239,21 @@ def main(argv):
     for backend in _BACKENDS.value:
       env = (NativeEnv(mjx_env, ffi=False) if backend == 'native_callback'
              else backends.with_backend(mjx_env, backend))
-      for batch in batches:
-        steps = _steps(batch)
-        m = _measure(env, batch, steps)
-        report(backend, render, batch, steps, batch * steps / m['pass_s'], n_sub, m['compile_s'], m['pass_s'])
+      for caster in (_CASTERS.value if render else ['native']):
+        # read when the programs are traced (camera.native): each measurement compiles its own
+        os.environ['GLAM_NATIVE_RENDER'] = '1' if caster == 'native' else '0'
+        label = backend if caster == 'native' else f'{backend}:jax-rays'
+        for batch in batches:
+          steps = _steps(batch)
+          m = _measure(env, batch, steps)
+          report(label, render, batch, steps, batch * steps / m['pass_s'], n_sub, m['compile_s'], m['pass_s'])
+  os.environ.pop('GLAM_NATIVE_RENDER', None)
   print(f'load average {os.getloadavg()[0]:.1f} at end')
+  for (backend, render, batch), value in rate.items():
+    jax_rays = rate.get((f'{backend}:jax-rays', render, batch))
+    if render and jax_rays:
+      print(f'{backend}, {batch} envs, rendering on: the C++ ray caster {value:.0f} control steps/s, the JAX one '
+            f'{jax_rays:.0f}: {value / jax_rays:.2f} x')
   native8, gym8 = rate.get(('native', False, 8)), rate.get(('gym', False, 8))
   if native8 is not None:
     verdict = 'reaches' if native8 >= REFERENCE else 'does not reach'

@@ -96,8 +96,10 @@ def generate(cfg: GenerateConfig) -> dict:
   rig = camera.make_rig(env.mj_model, views, cfg.image_size, cfg.image_size, env.mask_geoms, style.appearance)
   mesh, batch = _mesh_batch(cfg.batch)
   shard = NamedSharding(mesh, PartitionSpec('data'))
-  # native physics gathers a sharded batch onto one device every step: start it there (rendering is sharded)
+  # native physics gathers a sharded batch onto one device every step: start it there; rendering is sharded
+  # for the JAX ray caster, and on one device for the C++ one (its own threads use every core)
   attempt_shard = shard if env.shard_batch else jax.devices()[0]
+  render_shard = jax.devices()[0] if camera.native() else shard
   render_chunk = -(-cfg.render_chunk // mesh.size) * mesh.size
   run = collect.make_collector(env, motion=style.motion)
   render = collect.make_renderer(rig)
@@ -142,7 +144,7 @@ def generate(cfg: GenerateConfig) -> dict:
       eps = [b.episode(j) for j in good]
       pos = np.concatenate([e['geom_xpos'] for e in eps])
       mat = np.concatenate([e['geom_xmat'] for e in eps])
-      images = collect.render_frames(lambda p, r: render(jax.device_put(p, shard), jax.device_put(r, shard)),
+      images = collect.render_frames(lambda p, r: render(jax.device_put(p, render_shard), jax.device_put(r, render_shard)),
                                      pos, mat, render_chunk, image_keys)
       start = 0
       for e in eps:

@@ -102,7 +102,8 @@ def source_episodes(task: str, source: str, cfg: ReplayConfig, views, image_size
   if abs(env.dt - EnvConfig.ctrl_dt) > 1e-9:
     eps = [{k: v[resample_indices(len(e['ee_pose']), env.dt, EnvConfig.ctrl_dt)] for k, v in e.items()} for e in eps]
     horizon = len(resample_indices(horizon, env.dt, EnvConfig.ctrl_dt))
-  frames = collect.render_frames(lambda p, r: render(jax.device_put(p, shard), jax.device_put(r, shard)),
+  where = jax.devices()[0] if camera.native() else shard        # the C++ caster threads over every core itself
+  frames = collect.render_frames(lambda p, r: render(jax.device_put(p, where), jax.device_put(r, where)),
                                  np.concatenate([e['geom_xpos'] for e in eps]),
                                  np.concatenate([e['geom_xmat'] for e in eps]), chunk, image_keys)
   lengths = np.array([len(e['ee_pose']) for e in eps])
