@@ -97,7 +97,12 @@ def prepare(config, workdir: str, progress: bool = True):
           'action_weight': config.action_weight, 'loss': dict(config.get('loss', {})),
           'execute_steps': config.execute_steps,
           'action_space': train.action_space, 'policy': dataclasses.asdict(policy), 'proprio_dim': proprio_dim,
-          'normalizer': {k: target.stats[k] for k in NORM_KEYS if k in target.stats}, **extra}
+          'normalizer': {k: target.stats[k] for k in NORM_KEYS if k in target.stats},
+          # what a robot-side process needs to feed the policy (glam_jax/serving): the target's control period
+          # and how its images were made (square centre crop, bilinear resize: data/importers/common.py)
+          'ctrl_dt': float(target.meta.get('ctrl_dt', 0.05)),
+          'images': {'size': [h, w], 'dtype': 'uint8', 'preprocessing': 'centre square crop, bilinear resize'},
+          **extra}
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, SPEC_FILE), 'w') as f:
