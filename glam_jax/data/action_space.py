@@ -41,6 +41,19 @@ def joint_columns(action_dim: int, num_arms: int) -> np.ndarray:
   return np.array([a * per_arm + j for a in range(num_arms) for j in range(per_arm - 1)])
 
 
+def recorded_commands(space: str, episode: dict, num_arms: int) -> np.ndarray:
+  """(T, action_dim) of one target episode in the units `to_command` gives a policy's chunk: the recorded
+  actions (`delta`), or with the joint entries replaced by the recorded joint targets (`joint_target`)."""
+  action = np.asarray(episode['action'], np.float32)
+  if check(space) == 'delta':
+    return action
+  if 'joint_target' not in episode:
+    raise DatasetError('the dataset has no "joint_target" field, which a joint_target policy is compared with')
+  out = action.copy()
+  out[:, joint_columns(action.shape[-1], num_arms)] = episode['joint_target']
+  return out
+
+
 def learning_actions(space: str, episode: dict, num_arms: int, normalizer) -> np.ndarray:
   """(T, action_dim) float32 learning actions of one target episode {'action', ['joint_target']}."""
   action = np.asarray(episode['action'], np.float32)

@@ -2,6 +2,7 @@
 bad observations named), the websocket server and its client (metadata on connect, health without
 inference, every kind of bad input answered with an error on a connection that stays usable, several
 clients, a client leaving mid-request) and the command line's clean SIGTERM shutdown."""
+import json
 import os
 import signal
 import subprocess
@@ -172,3 +173,38 @@ def test_command_line_serves_and_stops_on_sigterm(policy_dir):
   missing = subprocess.run([sys.executable, 'tools/serve_policy.py', '--workdir=/nonexistent'], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
   assert missing.returncode == 2 and 'is not a policy run directory' in missing.stderr and 'Traceback' not in missing.stderr
+
+
+def test_offline_evaluation_is_zero_for_the_recorded_actions_and_runs_from_the_command_line(policy, policy_dir):
+  from glam_jax.data import action_space
+  from glam_jax.data.reader import Dataset
+  from glam_jax.eval import offline
+  data = os.path.join(os.path.dirname(policy_dir), 'data', 'lift', 'kinova')
+  ds = Dataset(data)
+  H = policy.metadata['horizon']
+
+  class Oracle:                                   # returns what each episode recorded over the next H steps
+    metadata, spec, calls = policy.metadata, policy.spec, []
+
+    def infer(self, obs):
+      e = (3, 4, 5)[len(self.calls)]
+      self.calls.append(e)
+      rec = action_space.recorded_commands('joint_target', ds.episodes[e], 1)
+      padded = np.concatenate([rec, np.repeat(rec[-1:], H, 0)])
+      assert len(obs['ee_pose']) == len(rec)
+      return np.stack([padded[t:t + H] for t in range(len(rec))])
+  exact = offline.evaluate(Oracle(), data, [3, 4, 5])
+  assert exact['mae'] == 0 and exact['mae_per_step'] == [0.0] * H and exact['predictions'] == 12 + 7 + 8
+  real = offline.evaluate(policy, data, [3, 4, 5], stride=2)
+  assert len(real['mae_per_step']) == H and len(real['mae_per_dim']) == 8 and real['mae'] > 0
+  assert real['rmse'] >= real['mae'] and real['predictions'] == 6 + 4 + 4
+  run = subprocess.run([sys.executable, 'tools/evaluate_offline.py', f'--workdir={policy_dir}', f'--data={data}'],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert run.returncode == 0, run.stderr[-3000:]
+  with open(os.path.join(policy_dir, 'offline', 'results.json')) as f:
+    assert json.load(f)['episodes'] == [5]        # the run's held-out episode (eval_episodes=1 of 6)
+  assert os.path.getsize(os.path.join(policy_dir, 'offline', 'trajectories.png')) > 1000
+  # a dataset without what the policy reads: named, before any prediction
+  write_moving_dot(os.path.join(os.path.dirname(policy_dir), 'umi'), [5, 6], False, 2)
+  with pytest.raises(Exception, match="no 'joint_pos', which the policy reads"):
+    offline.evaluate(policy, os.path.join(os.path.dirname(policy_dir), 'umi'))
