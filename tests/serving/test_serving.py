@@ -155,7 +155,8 @@ def test_several_clients_and_one_leaving_mid_request(policy, running):
       np.testing.assert_array_equal(chunk, policy.infer(_observation(policy, 10 + i)))
 
 
-def test_command_line_serves_and_stops_on_sigterm(policy_dir):
+def _serve(policy_dir):
+  """tools/serve_policy.py on a free port: (process, port) once it listens."""
   p = subprocess.Popen([sys.executable, 'tools/serve_policy.py', f'--workdir={policy_dir}', '--port=0'], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
@@ -164,7 +165,11 @@ def test_command_line_serves_and_stops_on_sigterm(policy_dir):
   while not line.startswith('serving ') and time.time() < deadline:
     line = p.stdout.readline()
     assert line or p.poll() is None, 'the server exited'
-  port = int(line.rsplit(':', 1)[1])
+  return p, int(line.rsplit(':', 1)[1])
+
+
+def test_command_line_serves_and_stops_on_sigterm(policy_dir):
+  p, port = _serve(policy_dir)
   with client_lib.PolicyClient(f'ws://127.0.0.1:{port}') as c:
     assert c.health()['status'] == 'ok' and c.metadata['method'] == 'mip'
   p.send_signal(signal.SIGTERM)
@@ -208,3 +213,21 @@ def test_offline_evaluation_is_zero_for_the_recorded_actions_and_runs_from_the_c
   write_moving_dot(os.path.join(os.path.dirname(policy_dir), 'umi'), [5, 6], False, 2)
   with pytest.raises(Exception, match="no 'joint_pos', which the policy reads"):
     offline.evaluate(policy, os.path.join(os.path.dirname(policy_dir), 'umi'))
+
+
+def test_evaluation_through_the_server_gives_the_host_loops_commands_bitwise(policy_dir, tmp_path):
+  p, port = _serve(policy_dir)
+  try:
+    runs = {}
+    for name, args in (('remote', [f'--remote=ws://127.0.0.1:{port}']), ('host', [f'--workdir={policy_dir}', '--host_loop'])):
+      r = subprocess.run([sys.executable, 'tools/evaluate.py', *args, '--trials=3', '--backend=native', '--seed=7',
+                          f'--out_dir={tmp_path / name}'], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+      assert r.returncode == 0, r.stderr[-3000:]
+      runs[name] = np.load(tmp_path / name / 'commands.npy')
+    assert runs['remote'].shape[0] == 3 and runs['remote'].shape[2] == 8
+    np.testing.assert_array_equal(runs['remote'], runs['host'])
+    assert len(np.unique(runs['host'][:, :, 0])) > 3          # the policy's commands, not a constant
+  finally:
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
