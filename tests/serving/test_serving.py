@@ -231,3 +231,10 @@ def test_evaluation_through_the_server_gives_the_host_loops_commands_bitwise(pol
   finally:
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=30)
+
+
+def test_short_load_test_has_no_errors(policy_dir):
+  from glam_jax.serving import load as load_lib
+  load = load_lib.run(policy_dir, clients=3, seconds=4)
+  assert load['errors'] == 0 and load['requests'] > 30, load
+  assert load['p99_ms'] >= load['p50_ms'] > 0 and len(load['server_rss_mb']) >= 3
