@@ -224,11 +224,11 @@ def plan(c, workdir: str) -> Plan:
       runs.append((m.name, s, pc, os.path.join(workdir, 'policies', f'{m.name}-seed{s}-{config_hash(pc, data_key)}')))
   for stage in ('world_model', 'policy'):         # what no method's config has (set in code, not parsed)
     known = configs.set_fields(configs.override_skeleton(stage, c.task), keep_unset=True)
-    given = configs.set_fields(c[stage])
-    unknown = sorted(set(given) - set(known))
+    overridden = configs.set_fields(c[stage])
+    unknown = sorted(set(overridden) - set(known))
     if unknown:
       raise configs.ConfigError(f'unknown config field {stage}.{unknown[0]}: no method\'s {stage} config has it')
-    fixed = sorted(set(given) & set(SET_BY_PLAN[stage]))
+    fixed = sorted(set(overridden) & set(SET_BY_PLAN[stage]))
     if fixed:
       raise configs.ConfigError(f'{stage}.{fixed[0]} is set by the main job for each stage; set the pipeline\'s '
                                 'task, methods, seeds or data_dir instead')
