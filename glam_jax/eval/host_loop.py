@@ -23,7 +23,8 @@ def evaluate(env, infer, metadata: dict, trials: int, seed: int = 1000, num_step
              execute_steps: int = 0, backend: str = 'native') -> dict:
   """`trials` episodes in one batch; `metadata` is the policy's (`policy_api`), `infer` takes its observation
   keys with a leading batch axis and returns (B, H, action_dim) commands. Returns host arrays: `success`
-  (N,), `first_success` (N,), `command` (N, T, action_dim) as the policy gave them, `num_steps`."""
+  (N,), `first_success` (N,), `command` (N, T, action_dim) as the policy gave them, `action` (N, T,
+  action_size) the env actions that executed them (as `closed_loop.evaluate` records them), `num_steps`."""
   if trials < 1:
     raise ValueError(f'trials must be positive, got {trials}')
   env = backends.with_backend(env, backend)
@@ -38,7 +39,10 @@ def evaluate(env, infer, metadata: dict, trials: int, seed: int = 1000, num_step
   convert = action_space.command_converter(metadata['action_space'], env)
   base = jax.random.PRNGKey(seed)
   reset = jax.jit(jax.vmap(env.reset))
-  step = jax.jit(jax.vmap(lambda s, command: env.step(s, convert(s, command))))
+  def step(s, command):
+    action = convert(s, command)
+    return env.step(s, action), action
+  step = jax.jit(jax.vmap(step))
 
   def observe(state):
     obs = dict(state.obs)
@@ -49,7 +53,7 @@ def evaluate(env, infer, metadata: dict, trials: int, seed: int = 1000, num_step
 
   # the reset keys of closed_loop.evaluate: placement i is the same episode in both evaluations
   state = reset(jax.vmap(lambda i: jax.random.split(jax.random.fold_in(base, i))[0])(jnp.arange(trials)))
-  success, commands = [], []
+  success, commands, actions = [], [], []
   for t in range(num_steps):
     if t % period == 0:
       obs = {k: np.asarray(v) for k, v in observe(state).items()}
@@ -58,8 +62,9 @@ def evaluate(env, infer, metadata: dict, trials: int, seed: int = 1000, num_step
         raise ValueError(f'infer returned shape {chunks.shape}; expected ({trials}, {metadata["horizon"]}, ...)')
     command = jnp.asarray(chunks[:, t % period])
     commands.append(np.asarray(command))
-    state = step(state, command)
+    state, action = step(state, command)
+    actions.append(np.asarray(action))
     success.append(np.asarray(state.info['success']))
   per_step = np.stack(success, 1)
   return {'success': episode_success(per_step), 'first_success': first_success(per_step),
-          'command': np.stack(commands, 1), 'num_steps': num_steps}
+          'command': np.stack(commands, 1), 'action': np.stack(actions, 1), 'num_steps': num_steps}

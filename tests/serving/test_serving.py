@@ -238,3 +238,22 @@ def test_short_load_test_has_no_errors(policy_dir):
   load = load_lib.run(policy_dir, clients=3, seconds=4)
   assert load['errors'] == 0 and load['requests'] > 30, load
   assert load['p99_ms'] >= load['p50_ms'] > 0 and len(load['server_rss_mb']) >= 3
+
+
+def test_host_loop_and_jitted_evaluations_run_the_same_episodes(policy, policy_dir):
+  """Against the jitted evaluation (policy inside the program) on the same placements: the same success per
+  episode, and the first plan's env actions equal up to float rounding (XLA fuses the programs differently)."""
+  from glam_jax.data import action_space
+  from glam_jax.eval import closed_loop, controllers, host_loop
+  from glam_jax.sim import make_env
+  env = make_env('lift', 'kinova', render=False)
+  hosted = host_loop.evaluate(env, policy.infer, policy.metadata, trials=3, seed=11, num_steps=12, backend='native')
+  learner, params, spec, _ = stage2.load(policy_dir)
+  controller = controllers.ChunkPolicyController(learner, env, stage2.normalizer(spec), spec['execute_steps'],
+                                                 action_space.of(spec))
+  jitted = closed_loop.evaluate(env, controller, params, 3, seed=11, chunk=4, num_steps=12, progress=False,
+                                backend='native')
+  np.testing.assert_array_equal(hosted['success'], jitted['success'])
+  period = spec['execute_steps']
+  np.testing.assert_allclose(hosted['action'][:, :period], jitted['action'][:, :period], atol=1e-4)
+  assert hosted['action'].shape == jitted['action'].shape == (3, 12, 8)
