@@ -48,6 +48,10 @@ _REPORT_ONLY = flags.DEFINE_bool('report_only', False, 'Run no cell: write the r
 _MERGE = flags.DEFINE_list('merge', [], 'Records of other runs of the suite (cells.json files, or suite directories '
                            'holding one: pieces run on other machines, docs/results/suite_cpu): their finished '
                            'cells join <workdir>/cells.json first and are not run again.')
+_EXECUTOR = flags.DEFINE_enum('executor', 'local', ['local', 'ray'], 'Where cells run: this process (local), or as '
+                              'Ray tasks (glam_jax/experiments/ray_cells.py; needs requirements-ray.txt).')
+_RAY_ADDRESS = flags.DEFINE_string('ray_address', '', 'Ray cluster to join (auto, or HOST:PORT); empty: start one '
+                                   'on this machine for the run.')
 _JOBS = flags.DEFINE_integer('jobs', 1, 'Tasks run at once, in threads (XLA compiles on one core); 1 for the '
                              'timings the report quotes.')
 
@@ -91,7 +95,16 @@ def main(argv):
     os.makedirs(workdir, exist_ok=True)
     compile_cache.enable()
     with file_lock.exclusive(os.path.join(workdir, 'suite.lock'), f'the suite directory {workdir}', print):
-      status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
+      if _EXECUTOR.value == 'ray':
+        try:
+          from glam_jax.experiments import ray_cells
+          import ray  # noqa: F401
+        except ImportError:
+          raise ConfigError('--executor=ray needs Ray: pip install -r requirements-ray.txt') from None
+        status = ray_cells.run_cells(cells, workdir, _RAY_ADDRESS.value, sc.resources.cpus, sc.resources.gpus,
+                                     commit=commit)
+      else:
+        status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
   results = suite.assemble(sc, cells, status, workdir, version)
   results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                         f'{jax.devices()[0].device_kind}')

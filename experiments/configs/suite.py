@@ -38,6 +38,8 @@ def get_config(arg: str = 'smoke') -> ml_collections.ConfigDict:
   c.reference = 'glam_o'              # every comparison is the reference against another method
   c.one_seed_methods = ()            # methods trained with the first of `seeds` only (cheaper baselines)
   c.only_on = ml_collections.ConfigDict()     # method -> the tasks it runs on (others: every task)
+  # what one cell asks of a Ray worker (tools/run_suite.py --executor=ray): CPUs and GPUs (fractions allowed)
+  c.resources = ml_collections.ConfigDict(dict(cpus=1.0 if arg == 'smoke' else 2.0, gpus=0.0 if arg != 'paper' else 1.0))
   if arg == 'smoke':
     c.methods = ('glam_o', 'mip')
     c.seeds = (0,)

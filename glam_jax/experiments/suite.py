@@ -224,6 +224,35 @@ def _by_task(cells: list) -> list:
   return sorted(groups.values(), key=len, reverse=True)
 
 
+def run_cell(cell: Cell, workdir: str, prev: dict | None = None, commit: str = '', log=say) -> dict:
+  """Runs one cell (the main job in its directory, resuming its finished stages) and returns its record for
+  `cells.json`; a failure of the cell is recorded (its traceback in `<dir>/error.txt`), not raised. `prev`:
+  the cell's earlier record, whose time in the same directory adds to `seconds_all_runs`."""
+  d = cell.directory(workdir)
+  t0 = time.time()
+  rel = os.path.relpath(d, workdir)
+  before = prev.get('seconds_all_runs', prev['seconds']) if prev and prev.get('dir') == rel else 0.0
+
+  def timed(record):
+    seconds = round(time.time() - t0, 1)
+    return {**record, 'dir': rel, 'seconds': seconds, 'seconds_all_runs': round(before + seconds, 1),
+            **({'commit': commit} if commit else {})}
+
+  os.makedirs(d, exist_ok=True)
+  try:
+    task_pipeline.run(copy.deepcopy(cell.config), d, log=lambda m: log(f'  {cell.name}: {m}'))
+    with open(os.path.join(d, 'results.json')) as f:
+      out = json.load(f)
+    # the record carries the cell's results: cells.json alone makes the report, on any machine
+    return timed({'key': cell.key, 'status': 'done', 'protocol_version': protocol.VERSION,
+                  'results': out['methods'][cell.method], 'stage_seconds': out.get('timings', {})})
+  except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
+    with open(os.path.join(d, 'error.txt'), 'w') as f:
+      f.write(traceback.format_exc())
+    return timed({'key': cell.key, 'status': 'failed', 'protocol_version': protocol.VERSION,
+                  'error': f'{type(e).__name__}: {e}'})
+
+
 def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '') -> dict:
   """Runs every cell not yet finished with its current config; returns `cells.json`'s record:
   {name: {'key', 'status': 'done' | 'failed', 'dir', 'seconds', 'seconds_all_runs', 'commit', 'error',
@@ -239,36 +268,15 @@ def run_cells(cells: list, workdir: str, log=say, jobs: int = 1, commit: str = '
   number = {cell.name: i for i, cell in enumerate(cells, 1)}
 
   def run_one(cell):
-    d, prev = cell.directory(workdir), status.get(cell.name)
+    prev = status.get(cell.name)
     head = f'[cell {number[cell.name]}/{len(cells)}] {cell.name}'
     if prev and prev['key'] == cell.key and prev['status'] == 'done':
       log(f'{head}: done earlier ({prev["seconds"]:.0f} s), skipped')
       return
     log(head + (': its config changed, redoing' if prev and prev['key'] != cell.key else ''))
-    t0 = time.time()
-    rel = os.path.relpath(d, workdir)
-    before = prev.get('seconds_all_runs', prev['seconds']) if prev and prev.get('dir') == rel else 0.0
-
-    def timed(record):
-      seconds = round(time.time() - t0, 1)
-      return {**record, 'dir': rel, 'seconds': seconds, 'seconds_all_runs': round(before + seconds, 1),
-              **({'commit': commit} if commit else {})}
-
-    os.makedirs(d, exist_ok=True)
-    try:
-      cell_log = lambda m, n=cell.name: log(f'  {n}: {m}')
-      task_pipeline.run(copy.deepcopy(cell.config), d, log=cell_log)
-      with open(os.path.join(d, 'results.json')) as f:
-        out = json.load(f)
-      # the record carries the cell's results: cells.json alone makes the report, on any machine
-      record = timed({'key': cell.key, 'status': 'done', 'protocol_version': protocol.VERSION,
-                      'results': out['methods'][cell.method], 'stage_seconds': out.get('timings', {})})
-    except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
-      with open(os.path.join(d, 'error.txt'), 'w') as f:
-        f.write(traceback.format_exc())
-      record = timed({'key': cell.key, 'status': 'failed', 'protocol_version': protocol.VERSION,
-                      'error': f'{type(e).__name__}: {e}'})
-      log(f'{head}: FAILED ({type(e).__name__}: {e}); its traceback is in {d}/error.txt, going on')
+    record = run_cell(cell, workdir, prev, commit, log)
+    if record['status'] == 'failed':
+      log(f'{head}: FAILED ({record["error"]}); its traceback is in {record["dir"]}/error.txt, going on')
     with lock:
       status[cell.name] = record
       write_json(path, status)

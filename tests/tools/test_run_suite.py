@@ -1,6 +1,7 @@
 """The smoke suite end to end on every task, with the scaling and third-source sections, and the same command
-on the same machine gives the same results. 15 minutes on the 2-core machine while it ran other work (native
-MuJoCo: no MJX physics to compile), so it has its own marker: CI runs it after the tests (`.ci/run`)."""
+on the same machine gives the same results, under the local executor and as Ray tasks. 15 minutes on the 2-core
+machine while it ran other work (native MuJoCo: no MJX physics to compile), so it has its own marker: CI runs it
+after the tests (`.ci/run`)."""
 import json
 import os
 import subprocess
@@ -44,3 +45,14 @@ def test_smoke_suite_covers_every_task_and_repeats_itself(tmp_path):
     # smoothness and replay tracking errors move with every weight and simulated step: equal means identical
     same = lambda key: json.dumps(repeat[m].get(key)) == json.dumps(results['main']['lift'][m].get(key))  # NaN too
     assert same('smoothness') and same('replay')
+  # the same cells as Ray tasks on a Ray started for the run (glam_jax/experiments/ray_cells.py): the same numbers
+  pytest.importorskip('ray')
+  on_ray = _suite(tmp_path / 'c', '--config.tasks=lift', '--config.scaling.task=', '--config.third_source.tasks=',
+                  '--executor=ray')
+  assert on_ray.returncode == 0, on_ray.stdout[-3000:] + on_ray.stderr[-3000:]
+  assert 'cells on Ray' in on_ray.stdout + on_ray.stderr
+  ray_lift = json.load(open(tmp_path / 'c' / 'results.json'))['main']['lift']
+  for m in ('glam_o', 'mip'):
+    for key in ('success', 'seeds', 'smoothness', 'replay', 'episodes', 'alignment'):
+      assert json.dumps(ray_lift[m].get(key)) == json.dumps(repeat[m].get(key)), (m, key)
+  assert os.path.exists(tmp_path / 'c' / json.load(open(tmp_path / 'c' / 'cells.json'))['main/lift/mip']['dir'] / 'cell.log')
