@@ -223,7 +223,7 @@ SUITE = {
     'heterogeneity.tasks': NAMES_OF(_tasks, 'task', min_len=0),
     'heterogeneity.levels': sequence(level, min_len=1, unique=True),
     'heterogeneity.methods': NAMES_OF(_methods, 'method'),
-    'resources.cpus': number(low=0, open_low=True), 'resources.gpus': number(low=0),
+    'resources.cpus': number(low=0, open_low=True), 'resources.gpus': number(low=0), 'grid': text,
     **{f'pipeline.{k}': rule for k, rule in PIPELINE.items()},
 }
 

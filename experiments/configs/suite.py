@@ -39,6 +39,10 @@ def get_config(arg: str = 'smoke') -> ml_collections.ConfigDict:
   c.one_seed_methods = ()            # methods trained with the first of `seeds` only (cheaper baselines)
   c.only_on = ml_collections.ConfigDict()     # method -> the tasks it runs on (others: every task)
   # what one cell asks of a Ray worker (tools/run_suite.py --executor=ray): CPUs and GPUs (fractions allowed)
+  # hyper-parameter grid over the main table: 'FIELD=V1,V2;FIELD2=V3,V4' with fields of `pipeline`
+  # (world_model.loss.align_weight, policy.optimizer.learning_rate, ...); each main cell whose run has a field
+  # runs at every point, in the section 'grid' ('': none)
+  c.grid = ''
   c.resources = ml_collections.ConfigDict(dict(cpus=1.0 if arg == 'smoke' else 2.0, gpus=0.0 if arg != 'paper' else 1.0))
   if arg == 'smoke':
     c.methods = ('glam_o', 'mip')

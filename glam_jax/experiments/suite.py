@@ -11,6 +11,7 @@ import concurrent.futures
 import copy
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import threading
@@ -157,12 +158,98 @@ def heterogeneity_cells(sc, workdir: str) -> list:
           for t in h.tasks for lv in levels if lv > 0 for m in h.methods]
 
 
+def parse_grid(spec: str) -> list:
+  """'a.b=v1,v2;c=v3' -> [('a.b', (v1, v2)), ('c', (v3,))]: each value a Python literal (a number, a bool, a
+  quoted string) or else the bare word. An item without values, a repeated key or value, or a grid of no items
+  once given is a ConfigError."""
+  import ast
+  items = [item.strip() for item in spec.split(';')]
+  if not any(items):
+    raise configs.ConfigError(f'grid {spec!r}: empty; expected FIELD=V1,V2;FIELD2=V3,... (fields of the pipeline)')
+  out = []
+  for item in items:
+    if not item:
+      continue
+    key, eq, raw = item.partition('=')
+    values = [v.strip() for v in raw.split(',') if v.strip()]
+    if not eq or not key.strip() or not values:
+      raise configs.ConfigError(f'grid item {item!r}: expected FIELD=V1,V2,...')
+
+    def literal(text):
+      try:
+        return ast.literal_eval(text)
+      except (ValueError, SyntaxError):
+        if not text.replace('_', '').isalnum():
+          raise configs.ConfigError(f'grid item {item!r}: cannot read the value {text!r}') from None
+        return text
+    parsed = tuple(literal(v) for v in values)
+    if len(set(map(repr, parsed))) != len(parsed) or key.strip() in dict(out):
+      raise configs.ConfigError(f'grid item {item!r}: a key or a value is repeated')
+    out.append((key.strip(), parsed))
+  return out
+
+
+def _has(config, dotted: str) -> bool:
+  node = config
+  for part in dotted.split('.'):
+    if not hasattr(node, 'items') or part not in node:
+      return False
+    node = node[part]
+  return True
+
+
+def _applies(cell: 'Cell', key: str) -> bool:
+  """Whether a grid key (relative to the pipeline config) is a field of this cell's run: a pipeline field, or a
+  field of the stage config its method builds (`world_model.*` only for methods with a world model)."""
+  stage, _, rest = key.partition('.')
+  if stage in ('world_model', 'policy') and rest:
+    method = methods.get(cell.method)
+    if stage == 'world_model' and not method.learner:
+      return False
+    return _has(configs.load(stage, f'{cell.task},{cell.method}'), rest)
+  return _has(cell.config, key) and stage not in ('world_model', 'policy')
+
+
+def _label(value) -> str:
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def grid_cells(sc, main: list) -> list:
+  """Every main-table cell at every point of `grid` over the keys that are fields of its run (a key no cell
+  has is an error): the section 'grid', named `grid/<task>/<method>/<field=value,...>`."""
+  if not sc.get('grid'):
+    return []
+  items = parse_grid(sc.grid)
+  used = {key for key, _ in items if any(_applies(cell, key) for cell in main)}
+  unused = [key for key, _ in items if key not in used]
+  if unused:
+    raise configs.ConfigError(f'grid key {unused[0]!r} is a field of no cell\'s run (keys are fields of the '
+                              'suite\'s pipeline config, world_model.* and policy.* those of the stage configs)')
+  out = []
+  for cell in main:
+    mine = [(key, values) for key, values in items if _applies(cell, key)]
+    if not mine:
+      continue
+    for point in itertools.product(*(values for _, values in mine)):
+      pc = copy.deepcopy(cell.config)
+      with pc.unlocked():
+        for (key, _), value in zip(mine, point):
+          try:
+            configs.apply_overrides(pc, {key: value})
+          except configs.ConfigError as e:
+            raise configs.ConfigError(f'grid: {e}') from None
+      label = ','.join(f'{key.rsplit(".", 1)[-1]}={_label(v)}' for (key, _), v in zip(mine, point))
+      out.append(Cell('grid', cell.task, cell.method, pc, label))
+  return out
+
+
 def cells_of(sc, workdir: str) -> list:
   """Every cell of the suite, each cell's configs built and checked (`task_pipeline.plan`): a config that
   cannot work fails here, before any cell runs."""
   config_rules.check(sc, 'suite')
-  cells = (main_table_cells(sc, workdir) + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
-           + heterogeneity_cells(sc, workdir))
+  main = main_table_cells(sc, workdir)
+  cells = (main + scaling_cells(sc, workdir) + third_source_cells(sc, workdir)
+           + heterogeneity_cells(sc, workdir) + grid_cells(sc, main))
   for cell in cells:
     _ = cell.key             # builds the cell's plan (`resolved_configs`): a bad config raises here
   return cells
@@ -426,6 +513,11 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
       third[cell.task] = {'with': r['success'], 'without': base and base['success'],
                           'comparison': base and verdicts.comparison(r, base)}
   hetero = _heterogeneity(sc, cells, status, workdir, version, main)
+  grid = {}
+  for cell in cells:
+    r = cell.section == 'grid' and _finished(cell, status, workdir, version)
+    if r:
+      grid.setdefault(cell.task, {}).setdefault(cell.method, {})[cell.variant] = r
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
   out = {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
@@ -433,7 +525,7 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
                                          'lacks': protocol.LACKS.get(shown, ''),
                                          'renamed': protocol.NAMES_NOW.get(shown, {})},
           'main': main, 'comparisons': comparisons, 'scaling': _scaling(sc, cells, status, workdir, version),
-          'third_source': third, 'heterogeneity': hetero,
+          'third_source': third, 'heterogeneity': hetero, 'grid': grid,
           'cells': {c.name: {k: v for k, v in cell_state(c, status, workdir, version).items() if k != 'results'}
                     for c in cells}}
   verdicts.adjust(out)

@@ -245,6 +245,27 @@ def heterogeneity_lines(results: dict) -> list:
   return lines
 
 
+def grid_lines(results: dict) -> list:
+  """Each main-table method at each point of the hyper-parameter grid: success with its Wilson interval and
+  seeds, beside the main table's cell (exploratory: outside the record's Holm family)."""
+  if not results.get('grid'):
+    return []
+  interval = report.interval
+  lines = ['', '## Hyper-parameter grid', '',
+           'Each main-table cell at each grid point (the suite\'s `grid`); the main table\'s setting for reference. '
+           'Exploratory: not in the Holm family of the verdicts.', '',
+           '| task | method | point | success k/n | 95 % Wilson | seeds |', '|---|---|---|---|---|---|']
+  for task, by_method in results['grid'].items():
+    for m, points in by_method.items():
+      base = results['main'].get(task, {}).get(m)
+      rows = ([('main table', base)] if base else []) + sorted(points.items())
+      for label, b in rows:
+        s = b['success']
+        lines.append(f"| {task} | {m} | {label} | {s['successes']}/{s['trials']} | "
+                     f"{interval(s['wilson_low'], s['wilson_high'], '.2f')} | {len(b.get('seeds') or [])} |")
+  return lines
+
+
 def time_lines(cells: dict) -> list:
   """Where the finished cells' time went, by kind of stage, and the time the unfinished ones would take at
   the mean of the finished cells of their section and method: what a suite run in pieces has left."""
@@ -424,6 +445,7 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
                 f"(the level lies inside MIP's measured range in {mm['in_range_fraction']:.0%} of draws; n/a: "
                 f"beyond it; {seeds_note(mm)}).{verdict(mm)}"]
   lines += heterogeneity_lines(results)
+  lines += grid_lines(results)
   if results.get('third_source'):
     lines += ['', '## Third source', '', f'{ref} trained on target + UMI + UR5e against target + UMI (the main '
               'table\'s cell), in the same family of verdicts as the main table.', '',

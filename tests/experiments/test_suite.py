@@ -446,3 +446,33 @@ def test_heterogeneity_section_runs_each_level_and_joins_level_0_from_the_main_t
   sc.heterogeneity.levels = (3,)
   with pytest.raises(configs.ConfigError, match='heterogeneity.levels: unknown heterogeneity level 3'):
     suite.cells_of(sc, w)
+
+
+def test_grid_runs_each_main_cell_at_each_point_it_has(tmp_path, fake_pipeline):
+  sc = configs.load('suite', 'smoke')
+  sc.tasks, sc.scaling.task, sc.third_source.tasks = ('lift',), '', ()
+  sc.grid = 'world_model.loss.align_weight=0.5,2.0;policy.optimizer.learning_rate=1e-4,3e-4'
+  w = str(tmp_path)
+  cells = suite.cells_of(sc, w)
+  grid = {c.name: c for c in cells if c.section == 'grid'}
+  # GLAM-O has both fields (2 x 2 points), MIP no world model (its 2 learning rates)
+  assert sorted(grid) == ['grid/lift/glam_o/align_weight=0.5,learning_rate=0.0001',
+                          'grid/lift/glam_o/align_weight=0.5,learning_rate=0.0003',
+                          'grid/lift/glam_o/align_weight=2,learning_rate=0.0001',
+                          'grid/lift/glam_o/align_weight=2,learning_rate=0.0003',
+                          'grid/lift/mip/learning_rate=0.0001', 'grid/lift/mip/learning_rate=0.0003']
+  point = grid['grid/lift/glam_o/align_weight=2,learning_rate=0.0001']
+  resolved = suite.resolved_configs(point.config)
+  assert resolved['world_models']['glam_o']['loss']['align_weight'] == 2.0
+  assert resolved['policies']['glam_o']['optimizer']['learning_rate'] == 1e-4
+  assert len({c.key for c in cells}) == len(cells)
+  status = suite.run_cells(cells, w, log=lambda m: None)
+  results = suite.assemble(sc, cells, status, w)
+  assert set(results['grid']['lift']['glam_o']) == {n.split('/')[-1] for n in grid if '/glam_o/' in n}
+  assert '## Hyper-parameter grid' in suite_report.markdown(results)
+  for bad, message in [(';', 'empty'), ('world_model.loss.nothing=1', "grid key 'world_model.loss.nothing' is a field "
+                       "of no cell's run"), ('trials=4,4', 'repeated'), ('x', 'expected FIELD=V1,V2'),
+                       ('policy.optimizer.learning_rate=abc', 'cannot be casted')]:
+    sc.grid = bad
+    with pytest.raises(configs.ConfigError, match=message):
+      suite.cells_of(sc, w)
