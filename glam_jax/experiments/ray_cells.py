@@ -19,7 +19,7 @@ import signal
 import time
 
 from glam_jax import compile_cache
-from glam_jax.experiments import suite
+from glam_jax.experiments import protocol, suite
 from glam_jax.experiments.stages import say, write_json
 
 # environment the cells' numbers depend on (XLA's device count and threads, BLAS threads): the driver's
@@ -79,7 +79,8 @@ def run_cells(cells: list, workdir: str, address: str = '', cpus: float = 1, gpu
       try:
         record = ray.get(done[0])
       except Exception as e:        # noqa: BLE001 - lost beyond its retries: recorded, the others go on
-        record = {'key': cell.key, 'status': 'failed', 'error': f'{type(e).__name__}: {e}',
+        record = {'key': cell.key, 'status': 'failed', 'protocol_version': protocol.VERSION,
+                  'error': f'{type(e).__name__}: {e}',
                   'dir': os.path.relpath(cell.directory(workdir), workdir), 'seconds': round(time.time() - t0, 1)}
       status[cell.name] = record
       write_json(path, status)
