@@ -1,6 +1,7 @@
 """The main job: `--config=experiments/configs/pipeline.py:TASK[,smoke|paper]`.
 
-Default (CPU-sized, ~25 minutes on a 2-core CPU for the two default methods): the paper's data recipe
+Default (CPU-sized; 16.6 minutes on a 2-core CPU for the two default methods, 17.2 for the quickstart on a
+fresh clone with an empty compile cache): the paper's data recipe
 (100 Kinova + 400 UMI), GLAM-O against MIP with the `cpu` presets of the world model and the policies, one
 training seed, 100 evaluation trials. `methods` takes any subset of `glam_jax.methods`
 (`--config.methods=glam_o,glam,clam_o,lapa_o,mip`); each latent method trains its own world model.
