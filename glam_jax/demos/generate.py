@@ -187,26 +187,36 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
               cfg.style.to_dict())
 
 
+def recipe_configs(recipe, skip=(), batch: int = GenerateConfig.batch) -> dict:
+  """{source: GenerateConfig} of a data recipe (experiments/configs/data.py), `out` unset; sources in
+  `skip` (given as datasets by path) left out."""
+  level = recipe.get('heterogeneity', 0)
+  styles = heterogeneity.resolve(SOURCES, level, recipe.get('source_style', ''))
+  return {source: GenerateConfig(task=recipe.task, source=source, episodes=n, out='',
+                                 seed=source_seed(recipe.seed, source), image_size=recipe.image_size,
+                                 views=tuple(recipe.views), depth=recipe.depth, batch=batch, backend=recipe.backend,
+                                 style=styles[source], level=level)
+          for source, n in recipe.episodes.items() if source not in skip}
+
+
+def summary(meta: dict) -> str:
+  """One line on a generated dataset: its size, the demonstrator's success and the time it took."""
+  return (f'{meta["num_episodes"]} episodes, {meta["num_steps"]} steps; scripted success '
+          f'{meta["scripted_success_rate"]:.1%} of {meta["attempts"]} attempts; {meta.get("generation_seconds", 0):.0f} s')
+
+
 def generate_recipe(recipe, data_dir: str, overwrite: bool = False, batch: int = 64, log=print) -> dict:
   """Every source of a data recipe (experiments/configs/data.py) under `<data_dir>/<task>/<source>/`;
   sources already complete with the same settings are skipped. Returns {source: path}."""
-  level = recipe.get('heterogeneity', 0)
-  styles = heterogeneity.resolve(SOURCES, level, recipe.get('source_style', ''))
   paths = {}
-  for source, episodes in recipe.episodes.items():
+  for source, cfg in recipe_configs(recipe, batch=batch).items():
     out = os.path.join(data_dir, recipe.task, source)
-    cfg = GenerateConfig(task=recipe.task, source=source, episodes=episodes, out=out,
-                         seed=source_seed(recipe.seed, source), image_size=recipe.image_size,
-                         views=tuple(recipe.views), depth=recipe.depth, batch=batch, overwrite=True,
-                         backend=recipe.backend, style=styles[source], level=level)
+    cfg = dataclasses.replace(cfg, out=out, overwrite=True)
     paths[source] = out
     if not overwrite and dataset_complete(out, cfg):
       log(f'{out}: complete, skipped')
       continue
     if os.path.exists(out):
       log(f'{out}: made with other settings or incomplete, regenerating')
-    meta = generate(cfg)
-    log(f'{out}: {meta["num_episodes"]} episodes, {meta["num_steps"]} steps; scripted success '
-        f'{meta["scripted_success_rate"]:.1%} of {meta["attempts"]} attempts; '
-        f'{meta.get("generation_seconds", 0):.0f} s')
+    log(f'{out}: {summary(generate(cfg))}')
   return paths

@@ -49,18 +49,6 @@ def dataset_path(root: str, cfg: gen.GenerateConfig) -> str:
   return os.path.join(root, cfg.task, f'{cfg.source}-{cfg.episodes}-{_hash(identity(cfg))}')
 
 
-def recipe_configs(recipe, skip=()) -> dict:
-  """{source: GenerateConfig} of a data recipe (experiments/configs/data.py), `out` unset; sources in
-  `skip` (given as datasets by path) left out."""
-  level = recipe.get('heterogeneity', 0)
-  styles = heterogeneity.resolve(gen.SOURCES, level, recipe.get('source_style', ''))
-  return {source: gen.GenerateConfig(task=recipe.task, source=source, episodes=n, out='',
-                                     seed=gen.source_seed(recipe.seed, source), image_size=recipe.image_size,
-                                     views=tuple(recipe.views), depth=recipe.depth, backend=recipe.backend,
-                                     style=styles[source], level=level)
-          for source, n in recipe.episodes.items() if source not in skip}
-
-
 def recipe_dir(root: str, task: str, paths: dict) -> str:
   """The directory of links a recipe's runs read, named by the datasets it links ({source: path})."""
   named = {s: os.path.relpath(os.path.abspath(p), os.path.abspath(root)) for s, p in paths.items()}
@@ -78,28 +66,22 @@ def _link(target: str, link: str) -> None:
   os.replace(tmp, link)
 
 
-def complete(path: str, cfg: gen.GenerateConfig) -> bool:
-  return gen.dataset_complete(path, cfg)
-
-
 def ensure(root: str, cfg: gen.GenerateConfig, log=print, progress: bool = True) -> str:
   """The keyed dataset of `cfg` under `root`: found complete, adopted from an unkeyed dataset with the same
   settings (`<root>/<task>/<source>`, made before keys), or generated, under its lock. Returns its path."""
   path = dataset_path(root, cfg)
   with file_lock.waiting(path + '.lock', path, log):
-    if complete(path, cfg):
+    if gen.dataset_complete(path, cfg):
       log(f'{path}: complete, skipped')
       return path
     unkeyed = os.path.join(root, cfg.task, cfg.source)
-    if not os.path.lexists(path) and os.path.isdir(unkeyed) and complete(unkeyed, cfg):
+    if not os.path.lexists(path) and os.path.isdir(unkeyed) and gen.dataset_complete(unkeyed, cfg):
       _link(unkeyed, path)
       log(f'{path}: adopted {unkeyed} (made with the same settings before datasets were keyed)')
       return path
     if os.path.islink(path):               # an adopted dataset that has gone: generate in its place
       os.remove(path)
-    meta = gen.generate(dataclasses.replace(cfg, out=path, overwrite=True, progress=progress))
-    log(f'{path}: {meta["num_episodes"]} episodes, {meta["num_steps"]} steps; scripted success '
-        f'{meta["scripted_success_rate"]:.1%} of {meta["attempts"]} attempts; {meta.get("generation_seconds", 0):.0f} s')
+    log(f'{path}: {gen.summary(gen.generate(dataclasses.replace(cfg, out=path, overwrite=True, progress=progress)))}')
   return path
 
 

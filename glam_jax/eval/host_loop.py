@@ -53,18 +53,17 @@ def evaluate(env, infer, metadata: dict, trials: int, seed: int = 1000, num_step
 
   # the reset keys of closed_loop.evaluate: placement i is the same episode in both evaluations
   state = reset(jax.vmap(lambda i: jax.random.split(jax.random.fold_in(base, i))[0])(jnp.arange(trials)))
-  success, commands, actions = [], [], []
+  success, commands, actions = [], [], []      # device arrays: the host waits only for each plan's observation
   for t in range(num_steps):
     if t % period == 0:
       obs = {k: np.asarray(v) for k, v in observe(state).items()}
       chunks = np.asarray(infer(obs), np.float32)
       if chunks.shape[:2] != (trials, metadata['horizon']):
         raise ValueError(f'infer returned shape {chunks.shape}; expected ({trials}, {metadata["horizon"]}, ...)')
-    command = jnp.asarray(chunks[:, t % period])
-    commands.append(np.asarray(command))
-    state, action = step(state, command)
-    actions.append(np.asarray(action))
-    success.append(np.asarray(state.info['success']))
-  per_step = np.stack(success, 1)
+    commands.append(chunks[:, t % period])
+    state, action = step(state, jnp.asarray(commands[-1]))
+    actions.append(action)
+    success.append(state.info['success'])
+  per_step = np.asarray(jnp.stack(success, 1))
   return {'success': episode_success(per_step), 'first_success': first_success(per_step),
-          'command': np.stack(commands, 1), 'action': np.stack(actions, 1), 'num_steps': num_steps}
+          'command': np.stack(commands, 1), 'action': np.asarray(jnp.stack(actions, 1)), 'num_steps': num_steps}

@@ -177,7 +177,7 @@ def plan(c, workdir: str) -> Plan:
   episodes.update({s: read_meta(path)['num_episodes'] for s, path in given.items()})
   world_model_keys, policy_keys = view_keys(c, {s: styles[s] for s in episodes if s not in given})
   data_root = c.data_dir or os.path.join(workdir, 'data')
-  generated = store.recipe_configs(recipe_of(c), skip=given)
+  generated = generate.recipe_configs(recipe_of(c), skip=given)
   paths = {s: given.get(s) or store.dataset_path(data_root, generated[s]) for s in episodes}
   data_dir = store.recipe_dir(data_root, c.task, paths)
   second_arm = ('second_arm',) if 'ur5e' in episodes else ()     # the third source joins every model's mixture

@@ -181,7 +181,6 @@ def test_command_line_serves_and_stops_on_sigterm(policy_dir):
 
 
 def test_offline_evaluation_is_zero_for_the_recorded_actions_and_runs_from_the_command_line(policy, policy_dir):
-  from glam_jax.data import action_space
   from glam_jax.data.reader import Dataset
   from glam_jax.eval import offline
   data = os.path.join(os.path.dirname(policy_dir), 'data', 'lift', 'kinova')
@@ -194,7 +193,8 @@ def test_offline_evaluation_is_zero_for_the_recorded_actions_and_runs_from_the_c
     def infer(self, obs):
       e = (3, 4, 5)[len(self.calls)]
       self.calls.append(e)
-      rec = action_space.recorded_commands('joint_target', ds.episodes[e], 1)
+      ep = ds.episodes[e]                         # joint targets in rad, then the recorded gripper command
+      rec = np.concatenate([ep['joint_target'], ep['action'][:, 7:]], 1)
       padded = np.concatenate([rec, np.repeat(rec[-1:], H, 0)])
       assert len(obs['ee_pose']) == len(rec)
       return np.stack([padded[t:t + H] for t in range(len(rec))])

@@ -30,6 +30,16 @@ def _ray_processes(session_root: str) -> list:
   return out
 
 
+def _assert_none_left(temp: str) -> None:
+  """No process of the Ray whose sessions live in `temp` within 30 s; then its directory goes."""
+  for _ in range(30):
+    if not _ray_processes(temp):
+      break
+    time.sleep(1)
+  assert _ray_processes(temp) == [], 'Ray processes left behind'
+  shutil.rmtree(temp, ignore_errors=True)
+
+
 def test_sigterm_cancels_the_cells_and_leaves_no_process(tmp_path):
   temp = tempfile.mkdtemp(prefix='ray', dir='/tmp')   # short: Ray's socket paths must fit in 107 bytes; its
                                                       # processes name this directory on their command lines
@@ -49,12 +59,7 @@ def test_sigterm_cancels_the_cells_and_leaves_no_process(tmp_path):
   p.send_signal(signal.SIGTERM)
   rest = p.communicate(timeout=120)[0]
   assert p.returncode != 0 and 'cancelling 1 running cells' in rest, rest[-3000:]
-  for _ in range(30):
-    if not _ray_processes(temp):
-      break
-    time.sleep(1)
-  assert _ray_processes(temp) == [], 'Ray processes left behind'
-  shutil.rmtree(temp, ignore_errors=True)
+  _assert_none_left(temp)
 
 
 def test_ray_executor_errors_are_one_line(tmp_path):
@@ -130,9 +135,4 @@ def test_a_lost_worker_node_is_retried_and_resumes_with_the_same_numbers(tmp_pat
   theirs = json.load(open(tmp_path / 'local' / 'results.json'))['main']['lift']['mip']
   for key in ('success', 'seeds', 'smoothness', 'episodes'):
     assert json.dumps(ours[key]) == json.dumps(theirs[key]), key
-  for _ in range(30):
-    if not _ray_processes(temp):
-      break
-    time.sleep(1)
-  assert _ray_processes(temp) == [], 'Ray processes left behind'
-  shutil.rmtree(temp, ignore_errors=True)
+  _assert_none_left(temp)
