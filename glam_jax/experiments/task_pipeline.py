@@ -26,7 +26,7 @@ from glam_jax.experiments.stages import Stages, config_hash, say, write_json, wr
 from glam_jax.sim import backends
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2 import experiment as stage2
-from glam_jax.train import loop
+from glam_jax.train import checkpoint, loop, sweep
 
 
 def comparisons(results: dict, names) -> list:
@@ -245,6 +245,19 @@ def plan(c, workdir: str) -> Plan:
               generated=generated, paths=paths, world_models=world_models, pretrained=pretrained, runs=runs)
 
 
+def seeds_in_one_program(c) -> bool:
+  """Whether the pipeline's `seeds_in_one_program` ('auto': on an accelerator) stacks a method's seeds."""
+  return c.seeds_in_one_program == 'on' or (c.seeds_in_one_program == 'auto' and jax.default_backend() != 'cpu')
+
+
+def training_groups(runs: list, stack: bool) -> list:
+  """The policy runs [(method, seed, config, directory)] in the groups trained together: one group per
+  method when `stack` (its seeds in one program), else one run each."""
+  if not stack:
+    return [[r] for r in runs]
+  return [[r for r in runs if r[0] == m] for m in dict.fromkeys(r[0] for r in runs)]
+
+
 def prepare_data(p: Plan, task: str, log=say) -> None:
   """The data stage: each generated source's keyed dataset found, adopted or made (waiting while another
   run makes it), then linked into the recipe's directory (glam_jax/demos/store.py)."""
@@ -274,7 +287,8 @@ def _run(c, p: Plan, workdir: str, log) -> dict:
     f.write(c.to_json_best_effort(indent=1))
   stages = Stages(workdir, log)
   replay = c.replay_episodes > 0
-  total = 2 + (4 if replay else 3) * len(world_models) + len(pretrained) + 2 * len(runs)
+  groups = training_groups(runs, seeds_in_one_program(c))
+  total = 2 + (4 if replay else 3) * len(world_models) + len(pretrained) + len(groups) + len(runs)
   step = iter(range(1, total + 1))
 
   def train_world_model(wc, wm_dir):
@@ -284,6 +298,29 @@ def _run(c, p: Plan, workdir: str, log) -> dict:
   def train_policy(pc, run_dir):
     learner, train, held_out = stage2.prepare(pc, run_dir)
     loop.train(pc, learner, train, run_dir, held_out)
+
+  def train_seeds(group):
+    """A method's policy seeds in one program, each in its own run directory; a seed already trained to
+    the end is left as it is, and seeds whose checkpoints were saved at different steps (runs made one by
+    one earlier) are finished one by one."""
+    todo = [(s, pc, d) for s, pc, d in group
+            if pc.num_steps not in checkpoint.complete_steps(os.path.join(d, 'checkpoints'))]
+    saved = {tuple(checkpoint.complete_steps(os.path.join(d, 'checkpoints'))) for _, _, d in todo}
+    if len(todo) < 2 or len(saved) > 1:
+      for _, pc, d in todo:
+        train_policy(pc, d)
+      return
+    pc, first = todo[0][1], todo[0][2]
+    for s, other, d in todo[1:]:
+      if json.loads(sweep.member_config(pc, sweep.Member('', s)).to_json()) != json.loads(other.to_json()):
+        raise ValueError(f'{d}: its config differs from {first}\'s in more than the seed; train them apart '
+                         '(--config.seeds_in_one_program=off)')
+    learner, train, held_out = stage2.prepare(pc, first)
+    for _, _, d in todo[1:]:               # the same spec: the seeds differ in their seed alone
+      os.makedirs(d, exist_ok=True)
+      shutil.copyfile(os.path.join(first, stage2.SPEC_FILE), os.path.join(d, stage2.SPEC_FILE))
+    group_dir = os.path.join(workdir, 'policies', 'seeds-' + os.path.basename(first))
+    loop.train(pc, learner, train, group_dir, held_out, seed_dirs=[(s, d) for s, _, d in todo])
 
   def evaluate(method, seed, run_dir):
     out = policy_eval.evaluate_policy(run_dir, c.trials, seed=c.eval_seed, chunk=c.eval_chunk, gifs=c.gifs,
@@ -318,8 +355,15 @@ def _run(c, p: Plan, workdir: str, log) -> dict:
   for name, (prc, pre_dir) in pretrained.items():
     stages.run(f'pretrain_{name}', config_hash(prc, data_key), lambda pc=prc, d=pre_dir: train_policy(pc, d),
                next(step), total)
-  for m, s, pc, d in runs:
-    stages.run(f'train_{m}_seed{s}', config_hash(pc, data_key), lambda pc=pc, d=d: train_policy(pc, d), next(step), total)
+  for group in groups:
+    (m, s, pc, d), stacked = group[0], len(group) > 1
+    if stacked:
+      stages.run(f'train_{m}_seeds{"_".join(str(s) for _, s, _, _ in group)}',
+                 config_hash([pc for _, _, pc, _ in group], data_key),
+                 lambda g=group: train_seeds([(s, pc, d) for _, s, pc, d in g]), next(step), total)
+    else:
+      stages.run(f'train_{m}_seed{s}', config_hash(pc, data_key), lambda pc=pc, d=d: train_policy(pc, d),
+                 next(step), total)
   # 'episodes': evaluations keep each episode's outcome (one run without them is redone)
   eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed, 'backend': c.backend, 'record': 'episodes'}
   for m, s, pc, d in runs:
@@ -339,6 +383,7 @@ def _run(c, p: Plan, workdir: str, log) -> dict:
       policy = next(pc for name, _, pc, _ in runs if name == m.name)
       results[m.name]['training'] = training_record(m, world_models.get(m.name, (None,))[0], policy,
                                                   pretrained.get(m.name, (None,))[0])
+      results[m.name]['training']['seeds_in_one_program'] = any(len(g) > 1 and g[0][0] == m.name for g in groups)
       gif = os.path.join(next(d for name, _, _, d in runs if name == m.name), 'eval', 'rollouts.gif')
       if c.gifs and os.path.exists(gif):
         shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{m.name}.gif'))

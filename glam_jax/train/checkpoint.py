@@ -25,6 +25,14 @@ class CheckpointWriteError(OSError):
   """Writing a checkpoint failed; the previous complete one is kept."""
 
 
+def complete_steps(directory: str) -> list:
+  """The steps whose checkpoint in `directory` was written whole (Orbax renames a finished save to its
+  step); [] when there is none. Reads the directory only, without opening a manager."""
+  if not os.path.isdir(directory):
+    return []
+  return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
+
+
 class Checkpointer:
   def __init__(self, directory: str, max_to_keep: int = 3, asynchronous: bool = True):
     self.directory = os.path.abspath(directory)
@@ -35,7 +43,7 @@ class Checkpointer:
     self._writing = None          # the step of the save in flight (asynchronous saves fail later)
 
   def _complete_steps(self) -> list:
-    return sorted(int(d) for d in os.listdir(self.directory) if d.isdigit())
+    return complete_steps(self.directory)
 
   @contextlib.contextmanager
   def _writes(self):

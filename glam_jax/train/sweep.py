@@ -86,6 +86,15 @@ def members(config) -> list:
   return [Member(f'seed{s}-{short}{v:g}', s, ((field, v),)) for s, v in itertools.product(seeds, values)]
 
 
+def seed_members(seeds) -> list:
+  """One member per seed of `seeds` (any seeds, in their order): the runs of one config that differ in
+  their seed alone."""
+  seeds = [int(s) for s in seeds]
+  if not seeds or len(set(seeds)) != len(seeds):
+    raise ValueError(f'seeds {seeds}: expected distinct seeds')
+  return [Member(f'seed{s}', s) for s in seeds]
+
+
 def member_config(config, member: Member) -> ml_collections.ConfigDict:
   """The config of the separate run that `member` reproduces."""
   c = ml_collections.ConfigDict(config.to_dict())

@@ -260,3 +260,39 @@ def test_main_jobs_with_other_settings_share_a_data_dir_without_regenerating(tmp
   assert sorted(sizes.values(), key=min) == [{16}, {20}, {24}, {32}]
   for w in ('w32', 'w16', 'a', 'b', 'c'):
     assert json.load(open(tmp_path / w / 'results.json'))['methods']['mip']['success']['trials'] == 4
+
+
+def _final_losses(workdir: str) -> dict:
+  """{policy directory without its hash (which holds the workdir's world model's path): its last logged
+  training loss}."""
+  out = {}
+  for d in sorted(os.listdir(os.path.join(workdir, 'policies'))):
+    path = os.path.join(workdir, 'policies', d, 'metrics.jsonl')
+    if os.path.exists(path):
+      rows = [json.loads(line) for line in open(path) if '"train/loss"' in line]
+      out[d.rsplit('-', 1)[0]] = rows[-1]['train/loss']
+  return out
+
+
+def test_a_methods_seeds_in_one_program_give_the_results_of_separate_runs(tmp_path):
+  """A cell's three policy seeds trained in one compiled program (`seeds_in_one_program=on`) give each seed
+  the run directory, losses (to float rounding) and per-episode outcomes of the three seeds trained one by
+  one; the record says how they were trained."""
+  data = tmp_path / 'data'
+  common = ('--config.seeds=0,1,2', f'--config.data_dir={data}', '--config.replay_episodes=0', '--config.gifs=0')
+  runs = {}
+  for mode in ('off', 'on'):
+    r = _run(str(tmp_path / mode), ('glam_o',), *common, f'--config.seeds_in_one_program={mode}')
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert ('3 runs in one program' in r.stdout) == (mode == 'on')
+    with open(tmp_path / mode / 'results.json') as f:
+      runs[mode] = json.load(f)['methods']['glam_o']
+  apart, together = runs['off'], runs['on']
+  assert together['training'].pop('seeds_in_one_program') and not apart['training'].pop('seeds_in_one_program')
+  assert together['policy_seeds'] == apart['policy_seeds'] == [0, 1, 2]
+  assert together['episodes'] == apart['episodes'] and together['seeds'] == apart['seeds']
+  losses = {mode: _final_losses(str(tmp_path / mode)) for mode in ('off', 'on')}
+  assert list(losses['on']) == list(losses['off']) == [f'glam_o-seed{s}' for s in (0, 1, 2)]
+  assert len(set(losses['off'].values())) == 3                                      # the seeds did differ
+  for d, loss in losses['off'].items():
+    assert abs(losses['on'][d] - loss) <= 1e-4 * max(1.0, abs(loss)), (d, losses)
