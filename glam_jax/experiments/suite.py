@@ -55,13 +55,19 @@ class Cell:
     return os.path.join(workdir, 'cells', f'{self.task}-{self.method}-{config_hash(_portable(self.config, *PER_STAGE_FIELDS))}')
 
 
+# pipeline fields added after records were made, at the value that runs what the records ran: left out of
+# what a cell's key and directory hash at that value, so a record made before the field existed stays its own
+NEUTRAL = {'seeds_in_one_program': 'auto'}
+
+
 def _portable(config, *drop):
   """The config without its data directory (which names the suite's workdir; the recipe that fixes the
-  data is in the config anyway) and the fields `drop`: what a cell's key and directory hash, so that a
-  suite's record means the same under any workdir and machine (`merge_records`)."""
+  data is in the config anyway), the fields `drop` and the `NEUTRAL` fields at their neutral value: what a
+  cell's key and directory hash, so that a suite's record means the same under any workdir and machine
+  (`merge_records`)."""
   named = copy.deepcopy(config)
   with named.unlocked():
-    for field in ('data_dir', *drop):
+    for field in ('data_dir', *drop, *(f for f, v in NEUTRAL.items() if named.get(f) == v)):
       del named[field]
     for stage in ('world_model', 'policy'):
       named[stage] = configs.only_set(named[stage])
