@@ -42,7 +42,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.policy = configs.override_skeleton('policy', task)
   c.seeds = (0,)                      # policy training seeds (one world model serves them all)
   # a method's policy seeds trained in one compiled program (glam_jax/train/sweep.py), each seed's run the same
-  # as alone up to float rounding: 'auto' = on an accelerator only (on 2 CPU cores 3 stacked seeds took 2.5x
+  # as alone up to float rounding: 'auto' = on an accelerator only (on 2 CPU cores 3 stacked seeds took 2.6x
   # as long as 3 in a row: tools/bench_sweep.py), 'on', 'off'
   c.seeds_in_one_program = 'auto'
   c.trials = 100                      # evaluation episodes per method and seed

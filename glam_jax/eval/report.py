@@ -219,4 +219,9 @@ def markdown(results: dict) -> str:
     lines += ['', '## Timings', '', '| stage | seconds |', '|---|---|']
     lines += [f'| {stage} | {float(sec):.1f} |' for stage, sec in timings.items()]
     lines.append(f'| total | {sum(float(v) for v in timings.values()):.1f} |')
+  cache = results.get('compile_cache')
+  if cache and cache['hit_rate'] is not None:
+    lines += ['', f"Persistent compile cache (this run): {cache['hits']} of {cache['hits'] + cache['misses']} "
+                  f"lookups hit ({cache['hit_rate']:.0%}; programs compiled in under 1 s are never stored), "
+                  f"{cache['compile_s'] / 60:.1f} min compiling, {cache['saved_s'] / 60:.1f} min saved by the hits."]
   return '\n'.join(lines) + '\n'

@@ -338,7 +338,8 @@ def run_cell(cell: Cell, workdir: str, prev: dict | None = None, commit: str = '
       out = json.load(f)
     # the record carries the cell's results: cells.json alone makes the report, on any machine
     return timed({'key': cell.key, 'status': 'done', 'protocol_version': protocol.VERSION,
-                  'results': out['methods'][cell.method], 'stage_seconds': out.get('timings', {})})
+                  'results': out['methods'][cell.method], 'stage_seconds': out.get('timings', {}),
+                  **({'compile_cache': out['compile_cache']} if 'compile_cache' in out else {})})
   except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
     with open(os.path.join(d, 'error.txt'), 'w') as f:
       f.write(traceback.format_exc())

@@ -286,6 +286,13 @@ def time_lines(cells: dict) -> list:
   mean = {}
   for n, c in done.items():
     mean.setdefault(group(n), []).append(c['seconds'])
+  cached = [c['compile_cache'] for c in done.values() if c.get('compile_cache')]
+  if cached:
+    hits, lookups = sum(c['hits'] for c in cached), sum(c['hits'] + c['misses'] for c in cached)
+    lines += ['', f'Persistent compile cache over the {len(cached)} finished cells that record it (their last runs): '
+              f'{hits} of {lookups} lookups hit ({hits / max(lookups, 1):.0%}; a program compiled in under 1 s is '
+              f'never stored, so it misses every time), {sum(c["compile_s"] for c in cached) / 60:.0f} min compiling, '
+              f'{sum(c["saved_s"] for c in cached) / 60:.0f} min saved by the hits.']
   left = [n for n, c in cells.items() if c['status'] != 'done']
   known = [n for n in left if group(n) in mean]
   if left:

@@ -17,7 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from glam_jax import config_rules, configs, file_lock, methods
+from glam_jax import compile_cache, config_rules, configs, file_lock, methods
 from glam_jax.data import schema, sources
 from glam_jax.data.reader import read_meta
 from glam_jax.demos import generate, heterogeneity, store
@@ -278,10 +278,10 @@ def run(c, workdir: str, log=say) -> dict:
   p = plan(c, workdir)
   os.makedirs(workdir, exist_ok=True)
   with file_lock.exclusive(os.path.join(workdir, 'run.lock'), f'the workdir {workdir}', log):
-    return _run(c, p, workdir, log)
+    return _run(c, p, workdir, log, compile_cache.counts())
 
 
-def _run(c, p: Plan, workdir: str, log) -> dict:
+def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
   chosen, data_key, world_models, pretrained, runs = p.chosen, p.data_key, p.world_models, p.pretrained, p.runs
   with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
     f.write(c.to_json_best_effort(indent=1))
@@ -397,7 +397,8 @@ def _run(c, p: Plan, workdir: str, log) -> dict:
     out = {'task': c.task, 'methods': results, 'comparisons': comparisons(results, [m.name for m in chosen]),
            'world_models': {n: os.path.relpath(d, workdir) for n, (_, d) in world_models.items()},
            'machine': f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
-                      f'{jax.devices()[0].device_kind}', 'timings': stages.timings()}
+                      f'{jax.devices()[0].device_kind}', 'timings': stages.timings(),
+           'compile_cache': compile_cache.since(compiles)}      # this run's (stages skipped compile nothing)
     write_json(os.path.join(workdir, 'results.json'), out)
     report.bar_chart(out, os.path.join(workdir, 'success.png'))
     write_text(os.path.join(workdir, 'report.md'), report.markdown(out))

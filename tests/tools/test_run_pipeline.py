@@ -64,11 +64,11 @@ def _run_killed(workdir, chosen, stage: int, delay: float, *overrides) -> str:
 
 
 def _outcome(results: dict) -> dict:
-  """Everything a run's results.json holds but its timings and the world models' directory names (their
-  hash holds the run's own data directory, inside its workdir): per method success, smoothness, seeds and
+  """Everything a run's results.json holds but its timings, compile counts and the world models' directory
+  names (their hash holds the run's own data directory, inside its workdir): per method success, smoothness, seeds and
   the replay with its tracking errors (which move with every weight and every simulated step), the
   comparisons, the task and the machine."""
-  return {k: v for k, v in results.items() if k not in ('timings', 'world_models')}
+  return {k: v for k, v in results.items() if k not in ('timings', 'world_models', 'compile_cache')}
 
 
 def _method_outcome(results: dict, method: str) -> dict:
