@@ -204,7 +204,7 @@ PIPELINE = {
     'image_size': integer(low=8, high=512), 'methods': NAMES_OF(_methods, 'method'),
     'world_model_arg': choice(('', 'cpu', 'tiny')), 'policy_arg': choice(('', 'cpu', 'tiny')),
     'world_model': anything, 'policy': anything, 'seeds': sequence(SEED, min_len=1, unique=True),
-    'seeds_in_one_program': choice(('auto', 'on', 'off')), 'trials': COUNT,
+    'sweep': text, 'runs_in_one_program': choice(('auto', 'on', 'off')), 'trials': COUNT,
     'backend': choice(_backends, 'physics backend'), 'heterogeneity': level,
     'source_style': text, 'world_model_views': choice(('shared', 'target')), 'eval_seed': SEED,
     'eval_chunk': integer(low=1, high=1 << 16), 'gifs': integer(low=0, high=64),

@@ -41,10 +41,16 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.world_model = configs.override_skeleton('world_model', task)
   c.policy = configs.override_skeleton('policy', task)
   c.seeds = (0,)                      # policy training seeds (one world model serves them all)
-  # a method's policy seeds trained in one compiled program (glam_jax/train/sweep.py), each seed's run the same
-  # as alone up to float rounding: 'auto' = on an accelerator only (on 2 CPU cores 3 stacked seeds took 2.6x
-  # as long as 3 in a row: tools/bench_sweep.py), 'on', 'off'
-  c.seeds_in_one_program = 'auto'
+  # one hyper-parameter swept over its values in this one run: 'FIELD=V1,V2' with FIELD world_model.optimizer.*,
+  # a float world_model.loss.* (align_weight, prior_weight, ...) or policy.optimizer.*; each method it changes
+  # becomes one arm per value ('glam_o@align_weight=0.5'), the arms sharing the data and, for a policy field,
+  # the world model ('': none)
+  c.sweep = ''
+  # runs that differ only in their seed or the swept value (a method's policy seeds; the arms' world models or
+  # policies) trained in one compiled program (glam_jax/train/sweep.py), each run the same as alone up to float
+  # rounding: 'auto' = on an accelerator only (on 2 CPU cores 3 stacked policy seeds took 2.6x as long as 3 in
+  # a row: tools/bench_sweep.py), 'on', 'off'
+  c.runs_in_one_program = 'auto'
   c.trials = 100                      # evaluation episodes per method and seed
   c.backend = 'mjx'                   # physics of data, evaluation and replay: mjx or native (glam_jax/sim/backends.py)
   c.heterogeneity = 0                 # how far the auxiliary sources differ from the target: 0, 1 or 2

@@ -57,7 +57,7 @@ class Cell:
 
 # pipeline fields added after records were made, at the value that runs what the records ran: left out of
 # what a cell's key and directory hash at that value, so a record made before the field existed stays its own
-NEUTRAL = {'seeds_in_one_program': 'auto'}
+NEUTRAL = {'runs_in_one_program': 'auto', 'sweep': ''}
 
 
 def _portable(config, *drop):
@@ -236,17 +236,43 @@ def grid_cells(sc, main: list) -> list:
     mine = [(key, values) for key, values in items if _applies(cell, key)]
     if not mine:
       continue
-    for point in itertools.product(*(values for _, values in mine)):
+    # the first key one compiled program can sweep is the cell's own `sweep` (every value in one run, sharing
+    # its data and, for a policy field, its world model); the other keys make a cell per point
+    swept = next(((key, values) for key, values in mine if _sweepable(key, values)), None)
+    rest = [(key, values) for key, values in mine if (key, values) != swept]
+    for point in itertools.product(*(values for _, values in rest)):
       pc = copy.deepcopy(cell.config)
       with pc.unlocked():
-        for (key, _), value in zip(mine, point):
+        for (key, _), value in zip(rest, point):
           try:
             configs.apply_overrides(pc, {key: value})
           except configs.ConfigError as e:
             raise configs.ConfigError(f'grid: {e}') from None
-      label = ','.join(f'{key.rsplit(".", 1)[-1]}={_label(v)}' for (key, _), v in zip(mine, point))
+        if swept:
+          pc.sweep = f'{swept[0]}={",".join(repr(float(v)) for v in swept[1])}'
+      label = ','.join([f'{key.rsplit(".", 1)[-1]}={_label(v)}' for (key, _), v in zip(rest, point)]
+                       + ([f'{swept[0].rsplit(".", 1)[-1]}=' + '|'.join(_label(float(v)) for v in swept[1])] if swept else []))
       out.append(Cell('grid', cell.task, cell.method, pc, label))
   return out
+
+
+def _sweepable(key: str, values) -> bool:
+  """Whether a grid key with these values can be one run's in-program `sweep` (task_pipeline.parse_sweep)."""
+  if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    return False
+  try:
+    return bool(task_pipeline.parse_sweep({'sweep': f'{key}=' + ','.join(repr(float(v)) for v in values)})[0])
+  except configs.ConfigError:
+    return False
+
+
+def cell_results(cell: 'Cell', methods_: dict) -> dict:
+  """A cell's block of its run's results.json `methods`: its method's, or for a cell with a `sweep` that
+  changes the method, {'sweep': {point label: block}} with each arm's."""
+  if cell.method in methods_:
+    return methods_[cell.method]
+  prefix = cell.method + '@'
+  return {'sweep': {arm[len(prefix):]: block for arm, block in methods_.items() if arm.startswith(prefix)}}
 
 
 def cells_of(sc, workdir: str) -> list:
@@ -338,7 +364,7 @@ def run_cell(cell: Cell, workdir: str, prev: dict | None = None, commit: str = '
       out = json.load(f)
     # the record carries the cell's results: cells.json alone makes the report, on any machine
     return timed({'key': cell.key, 'status': 'done', 'protocol_version': protocol.VERSION,
-                  'results': out['methods'][cell.method], 'stage_seconds': out.get('timings', {}),
+                  'results': cell_results(cell, out['methods']), 'stage_seconds': out.get('timings', {}),
                   **({'compile_cache': out['compile_cache']} if 'compile_cache' in out else {})})
   except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
     with open(os.path.join(d, 'error.txt'), 'w') as f:
@@ -524,7 +550,13 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
   for cell in cells:
     r = cell.section == 'grid' and _finished(cell, status, workdir, version)
     if r:
-      grid.setdefault(cell.task, {}).setdefault(cell.method, {})[cell.variant] = r
+      points = grid.setdefault(cell.task, {}).setdefault(cell.method, {})
+      if 'sweep' not in r:
+        points[cell.variant] = r
+        continue
+      fixed = cell.variant.rsplit(',', 1)[0] if ',' in cell.variant else ''   # the swept key is the label's last
+      for label, block in r['sweep'].items():
+        points[','.join(p for p in (fixed, label) if p)] = block
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
   out = {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),

@@ -147,15 +147,77 @@ class Plan:
   data_root: str          # where the keyed datasets live (glam_jax/demos/store.py)
   generated: dict         # source -> GenerateConfig of the datasets the data stage makes (or finds)
   paths: dict             # source -> dataset path (keyed, or imported by `datasets`)
-  world_models: dict      # method -> (world-model config, directory)
-  pretrained: dict        # method -> (pre-training config, directory)
-  runs: list              # (method, seed, policy config, directory)
+  world_models: dict      # arm -> (world-model config, directory)
+  pretrained: dict        # arm -> (pre-training config, directory)
+  runs: list              # (arm, seed, policy config, directory)
+  # (arm, Method, sweep point label): an arm is a method at one point of the pipeline's `sweep` (named
+  # 'glam_o@align_weight=0.5'), or the method alone (named as it) where there is no sweep or it changes
+  # nothing the method runs
+  arms: list = dataclasses.field(default_factory=list)
+  sweep: tuple = ('', ())  # (field relative to the pipeline config, values)
+
+
+def parse_sweep(c) -> tuple:
+  """The pipeline's `sweep` 'FIELD=V1,V2' -> (FIELD, values): FIELD a field of the world-model or policy
+  configs that one compiled program can sweep (glam_jax/train/sweep.py): `world_model.optimizer.*`,
+  `world_model.loss.*` (a float), `policy.optimizer.*`. ('', ()) without one."""
+  try:
+    field, values = sweep.parse_sweep(c.get('sweep', ''))
+  except ValueError as e:
+    raise configs.ConfigError(str(e)) from None
+  if not field:
+    return '', ()
+  stage, _, rest = field.partition('.')
+  sweepable = rest in sweep.OPTIMIZER_FIELDS or (stage == 'world_model' and rest.startswith('loss.'))
+  if stage not in ('world_model', 'policy') or not sweepable:
+    raise configs.ConfigError(f'sweep field {field!r} cannot be swept in one program; sweepable: '
+                              'world_model.optimizer.learning_rate, world_model.optimizer.weight_decay, '
+                              'float fields of world_model.loss.*, policy.optimizer.learning_rate, '
+                              'policy.optimizer.weight_decay')
+  return field, values
+
+
+def point_label(field: str, value: float) -> str:
+  return f'{field.rsplit(".", 1)[-1]}={value:g}'
 
 
 def plan(c, workdir: str) -> Plan:
   """Builds every stage's config of pipeline config `c` (normalising its list fields) and checks them;
-  raises `configs.ConfigError` for a config that cannot work. Writes nothing."""
+  raises `configs.ConfigError` for a config that cannot work. Writes nothing. With a `sweep`, every point's
+  configs: the arms of a method at each point (one arm where the point changes nothing it runs), sharing
+  what the points share (the data; a policy sweep's world model)."""
   config_rules.check(c, 'pipeline')
+  c.methods = comma_list(c.methods)
+  c.replay_sources = comma_list(c.replay_sources)       # --config.replay_sources=umi,kinova
+  field, values = parse_sweep(c)
+  if not field:
+    return _plan(c, workdir)
+  parts = []
+  for v in values:
+    cv = ml_collections.ConfigDict(c.to_dict())
+    cv.sweep = ''
+    configs.apply_overrides(cv, {field: v})
+    parts.append((point_label(field, v), _plan(cv, workdir)))
+  base = parts[0][1]
+  arms, world_models, pretrained, runs = [], {}, {}, []
+  for m in base.chosen:
+    dirs = lambda p: ([d for n, (_, d) in p.world_models.items() if n == m.name], [r[3] for r in p.runs if r[0] == m.name])
+    same = all(dirs(p) == dirs(base) for _, p in parts)
+    for label, p in parts[:1] if same else parts:
+      arm = m.name if same else f'{m.name}@{label}'
+      arms.append((arm, m, '' if same else label))
+      if m.name in p.world_models:
+        world_models[arm] = p.world_models[m.name]
+      if m.name in p.pretrained:
+        pretrained[arm] = p.pretrained[m.name]
+      runs += [(arm, *r[1:]) for r in p.runs if r[0] == m.name]
+  if all(label == '' for _, _, label in arms):
+    raise configs.ConfigError(f'sweep field {field!r} changes nothing any of the methods {list(c.methods)} runs')
+  return dataclasses.replace(base, arms=arms, world_models=world_models, pretrained=pretrained, runs=runs,
+                             sweep=(field, values))
+
+
+def _plan(c, workdir: str) -> Plan:
   c.methods = comma_list(c.methods)
   c.replay_sources = comma_list(c.replay_sources)       # --config.replay_sources=umi,kinova
   try:
@@ -242,20 +304,43 @@ def plan(c, workdir: str) -> Plan:
     except ValueError as e:
       raise configs.ConfigError(str(e)) from None
   return Plan(chosen=chosen, episodes=episodes, data_dir=data_dir, data_key=data_key, data_root=data_root,
-              generated=generated, paths=paths, world_models=world_models, pretrained=pretrained, runs=runs)
+              generated=generated, paths=paths, world_models=world_models, pretrained=pretrained, runs=runs,
+              arms=[(m.name, m, '') for m in chosen])
 
 
-def seeds_in_one_program(c) -> bool:
-  """Whether the pipeline's `seeds_in_one_program` ('auto': on an accelerator) stacks a method's seeds."""
-  return c.seeds_in_one_program == 'on' or (c.seeds_in_one_program == 'auto' and jax.default_backend() != 'cpu')
+def runs_in_one_program(c) -> bool:
+  """Whether the pipeline's `runs_in_one_program` ('auto': on an accelerator) trains together the runs that
+  differ only in their seed or the swept value."""
+  return c.runs_in_one_program == 'on' or (c.runs_in_one_program == 'auto' and jax.default_backend() != 'cpu')
 
 
-def training_groups(runs: list, stack: bool) -> list:
-  """The policy runs [(method, seed, config, directory)] in the groups trained together: one group per
-  method when `stack` (its seeds in one program), else one run each."""
+def members_of(config, directory: str, field: str = '') -> sweep.Member:
+  """The member of a program of stacked runs that reproduces the run of `config` in `directory` (`field`:
+  the swept field relative to the stage config, '' when only seeds vary)."""
+  return sweep.Member(os.path.basename(directory), int(config.seed), ((field, float(sweep.field_value(config, field))),)
+                      if field else ())
+
+
+def training_groups(items: list, stack: bool, field: str = '') -> list:
+  """Runs [(name, config, directory)] (each directory once) in the groups trained together: with `stack`,
+  those whose configs are the same but for the seed and the swept `field` (relative to the stage config);
+  else one run each."""
   if not stack:
-    return [[r] for r in runs]
-  return [[r for r in runs if r[0] == m] for m in dict.fromkeys(r[0] for r in runs)]
+    return [[item] for item in items]
+  def rest(config):
+    c = json.loads(config.to_json())
+    c.pop('seed', None)
+    if field:
+      node = c
+      *parents, leaf = field.split('.')
+      for part in parents:
+        node = node[part]
+      node.pop(leaf, None)
+    return json.dumps(c, sort_keys=True)
+  groups = {}
+  for item in items:
+    groups.setdefault(rest(item[1]), []).append(item)
+  return list(groups.values())
 
 
 def prepare_data(p: Plan, task: str, log=say) -> None:
@@ -282,61 +367,78 @@ def run(c, workdir: str, log=say) -> dict:
 
 
 def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
-  chosen, data_key, world_models, pretrained, runs = p.chosen, p.data_key, p.world_models, p.pretrained, p.runs
+  data_key, world_models, pretrained, runs = p.data_key, p.world_models, p.pretrained, p.runs
   with open(os.path.join(workdir, 'pipeline_config.json'), 'w') as f:
     f.write(c.to_json_best_effort(indent=1))
   stages = Stages(workdir, log)
   replay = c.replay_episodes > 0
-  groups = training_groups(runs, seeds_in_one_program(c))
-  total = 2 + (4 if replay else 3) * len(world_models) + len(pretrained) + len(groups) + len(runs)
+  field = p.sweep[0]
+  stage_field = lambda stage: field.partition('.')[2] if field.startswith(stage + '.') else ''
+  stack = runs_in_one_program(c)
+  # each world model once (the arms of a policy sweep share theirs), in the groups trained together
+  first_arm, sharing = {}, {}
+  for arm, (_, d) in world_models.items():
+    first_arm.setdefault(d, arm)
+    sharing[d] = sharing.get(d, 0) + 1
+  # a world model's stages are named by its arm, or by its method where several arms share it
+  wm_name = {d: arm.split('@')[0] if sharing[d] > 1 else arm for d, arm in first_arm.items()}
+  wm_groups = training_groups([(arm, world_models[arm][0], d) for d, arm in first_arm.items()], stack,
+                              stage_field('world_model'))
+  run_groups = training_groups([(r[0], r[2], r[3]) for r in runs], stack, stage_field('policy'))
+  total = (2 + len(wm_groups) + (3 if replay else 2) * len(first_arm) + len(pretrained) + len(run_groups)
+           + len(runs))
   step = iter(range(1, total + 1))
 
-  def train_world_model(wc, wm_dir):
-    learner, train, held_out = stage1.build(wc)
-    loop.train(wc, learner, train, wm_dir, held_out)
-
-  def train_policy(pc, run_dir):
-    learner, train, held_out = stage2.prepare(pc, run_dir)
-    loop.train(pc, learner, train, run_dir, held_out)
-
-  def train_seeds(group):
-    """A method's policy seeds in one program, each in its own run directory; a seed already trained to
-    the end is left as it is, and seeds whose checkpoints were saved at different steps (runs made one by
-    one earlier) are finished one by one."""
-    todo = [(s, pc, d) for s, pc, d in group
-            if pc.num_steps not in checkpoint.complete_steps(os.path.join(d, 'checkpoints'))]
-    saved = {tuple(checkpoint.complete_steps(os.path.join(d, 'checkpoints'))) for _, _, d in todo}
+  def train_together(kind: str, group: list, field: str):
+    """Runs [(name, config, directory)] that differ only in their seed or `field` in one program, each in
+    its own directory as if alone; a run already trained to the end is left as it is, and runs whose
+    checkpoints were saved at different steps (made one by one earlier) are finished one by one."""
+    build = stage1.build if kind == 'world_model' else (lambda config, d: stage2.prepare(config, d))
+    todo = [(config, d) for _, config, d in group
+            if config.num_steps not in checkpoint.complete_steps(os.path.join(d, 'checkpoints'))]
+    saved = {tuple(checkpoint.complete_steps(os.path.join(d, 'checkpoints'))) for _, d in todo}
     if len(todo) < 2 or len(saved) > 1:
-      for _, pc, d in todo:
-        train_policy(pc, d)
+      for config, d in todo:
+        learner, train, held_out = build(config) if kind == 'world_model' else build(config, d)
+        loop.train(config, learner, train, d, held_out)
       return
-    pc, first = todo[0][1], todo[0][2]
-    for s, other, d in todo[1:]:
-      if json.loads(sweep.member_config(pc, sweep.Member('', s)).to_json()) != json.loads(other.to_json()):
-        raise ValueError(f'{d}: its config differs from {first}\'s in more than the seed; train them apart '
-                         '(--config.seeds_in_one_program=off)')
-    learner, train, held_out = stage2.prepare(pc, first)
-    for _, _, d in todo[1:]:               # the same spec: the seeds differ in their seed alone
-      os.makedirs(d, exist_ok=True)
-      shutil.copyfile(os.path.join(first, stage2.SPEC_FILE), os.path.join(d, stage2.SPEC_FILE))
-    group_dir = os.path.join(workdir, 'policies', 'seeds-' + os.path.basename(first))
-    loop.train(pc, learner, train, group_dir, held_out, seed_dirs=[(s, d) for s, _, d in todo])
+    (config, first), members = todo[0], [(members_of(cfg, d, field), d) for cfg, d in todo]
+    for (member, d), (other, _) in zip(members, todo):
+      if json.loads(sweep.member_config(config, member).to_json()) != json.loads(other.to_json()):
+        raise ValueError(f'{d}: its config differs from {first}\'s in more than the seed and the swept field; '
+                         'train them apart (--config.runs_in_one_program=off)')
+    learner, train, held_out = build(config) if kind == 'world_model' else build(config, first)
+    if kind == 'policy':                   # the same spec: the runs differ in their seed or optimiser alone
+      for _, d in todo[1:]:
+        os.makedirs(d, exist_ok=True)
+        shutil.copyfile(os.path.join(first, stage2.SPEC_FILE), os.path.join(d, stage2.SPEC_FILE))
+    group_dir = os.path.join(os.path.dirname(first), 'together-' + os.path.basename(first))
+    loop.train(config, learner, train, group_dir, held_out, members=members)
 
-  def evaluate(method, seed, run_dir):
+  def train_stage(kind: str, prefix: str, group: list, field: str, name: str):
+    """One stage per group: a run alone keeps its own stage name (`name`), runs together one stage."""
+    configs_ = [config for _, config, _ in group]
+    label = name if len(group) == 1 else f'{prefix}_{group[0][0].split("@")[0]}_x{len(group)}_{config_hash([d for *_, d in group])[:6]}'
+    stages.run(label, config_hash(configs_ if len(group) > 1 else configs_[0], data_key),
+               lambda: train_together(kind, group, field), next(step), total)
+
+  def evaluate(arm, seed, run_dir):
     out = policy_eval.evaluate_policy(run_dir, c.trials, seed=c.eval_seed, chunk=c.eval_chunk, gifs=c.gifs,
                                       backend=c.backend)
     s = out['success']
-    log(f'{method} seed {seed}: {s["successes"]}/{s["trials"]} = {s["rate"]:.1%} '
+    log(f'{arm} seed {seed}: {s["successes"]}/{s["trials"]} = {s["rate"]:.1%} '
         f'(95 % Wilson {s["wilson_low"]:.2f}-{s["wilson_high"]:.2f}); {out["seconds"]:.0f} s')
 
   if not data_ready(p, c.task):
     stages.forget('data')                 # a dataset was pruned since: find or make it again
   stages.run('data', data_key, lambda: prepare_data(p, c.task, log), next(step), total)
-  for name, (wc, wm_dir) in world_models.items():
+  for group in wm_groups:
+    train_stage('world_model', 'world_models', group, stage_field('world_model'), f'world_model_{wm_name[group[0][2]]}')
+  for wm_dir, arm in first_arm.items():
+    wc, name = world_models[arm][0], wm_name[wm_dir]
     key = config_hash(wc, data_key)
-    stages.run(f'world_model_{name}', key, lambda wc=wc, d=wm_dir: train_world_model(wc, d), next(step), total)
     # labels live with the world model: one relabelling serves every seed (stage2.prepare relabels first)
-    first = next(pc for m, _, pc, _ in runs if m == name)
+    first = next(pc for m, _, pc, _ in runs if m == arm)
     stages.run(f'relabel_{name}', key, lambda pc=first: stage2.relabel_sources(pc), next(step), total)
     others = [source for source in p.episodes if source != policy_eval.TARGET]
     stages.run(f'alignment_{name}', config_hash(wc, data_key, others, c.probe_episodes),
@@ -347,58 +449,54 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
                                           heterogeneity=c.heterogeneity, source_style=c.source_style)
   replay_dir = os.path.join(workdir, 'replay_episodes')     # the same unseen episodes for every method
   replay_compiled = {}
-  for name, (wc, wm_dir) in world_models.items():
+  for wm_dir, arm in first_arm.items():
     if replay:
-      stages.run(f'replay_{name}', config_hash(wc, data_key, dataclasses.asdict(replay_cfg)),
+      stages.run(f'replay_{wm_name[wm_dir]}', config_hash(world_models[arm][0], data_key, dataclasses.asdict(replay_cfg)),
                  lambda d=wm_dir: latent_replay.run(d, replay_cfg, episodes_dir=replay_dir, compiled=replay_compiled),
                  next(step), total)
   for name, (prc, pre_dir) in pretrained.items():
-    stages.run(f'pretrain_{name}', config_hash(prc, data_key), lambda pc=prc, d=pre_dir: train_policy(pc, d),
-               next(step), total)
-  for group in groups:
-    (m, s, pc, d), stacked = group[0], len(group) > 1
-    if stacked:
-      stages.run(f'train_{m}_seeds{"_".join(str(s) for _, s, _, _ in group)}',
-                 config_hash([pc for _, _, pc, _ in group], data_key),
-                 lambda g=group: train_seeds([(s, pc, d) for _, s, pc, d in g]), next(step), total)
-    else:
-      stages.run(f'train_{m}_seed{s}', config_hash(pc, data_key), lambda pc=pc, d=d: train_policy(pc, d),
-                 next(step), total)
+    train_stage('policy', 'pretrain', [(name, prc, pre_dir)], '', f'pretrain_{name}')
+  for group in run_groups:
+    seed = int(group[0][1].seed)
+    train_stage('policy', 'train', group, stage_field('policy'), f'train_{group[0][0]}_seed{seed}')
   # 'episodes': evaluations keep each episode's outcome (one run without them is redone)
   eval_settings = {'trials': c.trials, 'eval_seed': c.eval_seed, 'backend': c.backend, 'record': 'episodes'}
-  for m, s, pc, d in runs:
-    stages.run(f'evaluate_{m}_seed{s}', config_hash(pc, data_key, eval_settings),
-               lambda m=m, s=s, d=d: evaluate(m, s, d), next(step), total)
+  for arm, s, pc, d in runs:
+    stages.run(f'evaluate_{arm}_seed{s}', config_hash(pc, data_key, eval_settings),
+               lambda a=arm, s=s, d=d: evaluate(a, s, d), next(step), total)
+  together = {d for g in (*wm_groups, *run_groups) if len(g) > 1 for *_, d in g}
 
   def write_report():
     results = {}
-    for m in chosen:
-      per_seed, seeds = [], []
-      for name, s, _, d in runs:
-        if name == m.name:
-          with open(os.path.join(d, 'eval', 'results.json')) as f:
-            per_seed.append(json.load(f))
-          seeds.append(s)
-      results[m.name] = pooled(per_seed, seeds)
-      policy = next(pc for name, _, pc, _ in runs if name == m.name)
-      results[m.name]['training'] = training_record(m, world_models.get(m.name, (None,))[0], policy,
-                                                  pretrained.get(m.name, (None,))[0])
-      results[m.name]['training']['seeds_in_one_program'] = any(len(g) > 1 and g[0][0] == m.name for g in groups)
-      gif = os.path.join(next(d for name, _, _, d in runs if name == m.name), 'eval', 'rollouts.gif')
+    for arm, m, label in p.arms:
+      mine = [r for r in runs if r[0] == arm]
+      per_seed = []
+      for _, _, _, d in mine:
+        with open(os.path.join(d, 'eval', 'results.json')) as f:
+          per_seed.append(json.load(f))
+      results[arm] = pooled(per_seed, [s for _, s, _, _ in mine])
+      wm = world_models.get(arm)
+      results[arm]['training'] = training_record(m, wm and wm[0], mine[0][2], pretrained.get(arm, (None,))[0])
+      results[arm]['training']['runs_in_one_program'] = any(d in together for *_, d in mine) or bool(wm and wm[1] in together)
+      if label:
+        results[arm]['sweep_point'] = {field: float(label.split('=', 1)[1]), 'label': label}
+      gif = os.path.join(mine[0][3], 'eval', 'rollouts.gif')
       if c.gifs and os.path.exists(gif):
-        shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{m.name}.gif'))
+        shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{arm}.gif'))
       if m.learner:
-        with open(os.path.join(world_models[m.name][1], 'alignment', 'results.json')) as f:
+        with open(os.path.join(wm[1], 'alignment', 'results.json')) as f:
           probe = json.load(f)
-        results[m.name]['alignment'] = {k: probe[k] for k in ('truth', 'metric', 'episodes', 'results')}
+        results[arm]['alignment'] = {k: probe[k] for k in ('truth', 'metric', 'episodes', 'results')}
       if replay and m.learner:
-        with open(os.path.join(world_models[m.name][1], 'latent_replay', 'results.json')) as f:
-          results[m.name]['replay'] = json.load(f)['results']
-    out = {'task': c.task, 'methods': results, 'comparisons': comparisons(results, [m.name for m in chosen]),
+        with open(os.path.join(wm[1], 'latent_replay', 'results.json')) as f:
+          results[arm]['replay'] = json.load(f)['results']
+    out = {'task': c.task, 'methods': results, 'comparisons': comparisons(results, [a for a, _, _ in p.arms]),
            'world_models': {n: os.path.relpath(d, workdir) for n, (_, d) in world_models.items()},
            'machine': f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
                       f'{jax.devices()[0].device_kind}', 'timings': stages.timings(),
            'compile_cache': compile_cache.since(compiles)}      # this run's (stages skipped compile nothing)
+    if field:
+      out['sweep'] = {'field': field, 'values': list(p.sweep[1])}
     write_json(os.path.join(workdir, 'results.json'), out)
     report.bar_chart(out, os.path.join(workdir, 'success.png'))
     write_text(os.path.join(workdir, 'report.md'), report.markdown(out))

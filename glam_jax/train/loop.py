@@ -103,17 +103,17 @@ def _member_metrics(metrics_: dict, i: int | None) -> dict:
 
 
 def train(config, learner: Learner, train_data: pipeline.PipelineConfig, workdir: str,
-          eval_data: pipeline.PipelineConfig | None = None, progress: bool = True, seed_dirs: list | None = None) -> dict:
+          eval_data: pipeline.PipelineConfig | None = None, progress: bool = True, members: list | None = None) -> dict:
   """Trains (or resumes) to `config.num_steps`; returns the last logged and evaluated metrics.
 
   With `num_seeds` > 1 or a `sweep` (glam_jax.train.sweep) it trains every member run in one program, each
   in `workdir/<member>/` (its own config.json, metrics and checkpoints, like a separate run), and also
-  returns each member's metrics under 'members'. `seed_dirs` [(seed, directory), ...] names the seeds
-  and the directory of each instead (the main job's policy seeds, each where its separate run would be);
-  `workdir` then only holds sweep.json."""
-  group = sweep.seed_members([s for s, _ in seed_dirs]) if seed_dirs else sweep.members(config)
+  returns each member's metrics under 'members'. `members` [(sweep.Member, directory), ...] names the runs
+  and the directory of each instead (the main job's: each where its separate run would be); `workdir` then
+  only holds sweep.json."""
+  group = [m for m, _ in members] if members else sweep.members(config)
   stacked = len(group) > 1
-  dirs = [d for _, d in seed_dirs] if seed_dirs else [os.path.join(workdir, m.name) for m in group]
+  dirs = [d for _, d in members] if members else [os.path.join(workdir, m.name) for m in group]
   os.makedirs(workdir, exist_ok=True)
   n_dev = len(jax.devices())
   mesh = (sharding.make_sweep_mesh(sweep.sweep_devices(len(group), n_dev)) if stacked

@@ -57,7 +57,7 @@ def parse_sweep(spec: str) -> tuple:
   return field.strip(), values
 
 
-def _get(config, field: str):
+def field_value(config, field: str):
   node = config
   for part in field.split('.'):
     if part not in node:
@@ -76,7 +76,7 @@ def members(config) -> list:
     if field not in OPTIMIZER_FIELDS and not field.startswith('loss.'):
       raise ValueError(f'sweep field {field!r} cannot be swept in one program; sweepable: '
                        f'{", ".join(OPTIMIZER_FIELDS)} and float fields of loss.*')
-    current = _get(config, field)
+    current = field_value(config, field)
     if not isinstance(current, float):
       raise ValueError(f'sweep field {field!r} is {current!r}, not a float')
   seeds = [config.seed + i for i in range(k)]
@@ -84,15 +84,6 @@ def members(config) -> list:
     return [Member(f'seed{s}', s) for s in seeds] if k > 1 else [Member('', config.seed)]
   short = field.rsplit('.', 1)[-1]
   return [Member(f'seed{s}-{short}{v:g}', s, ((field, v),)) for s, v in itertools.product(seeds, values)]
-
-
-def seed_members(seeds) -> list:
-  """One member per seed of `seeds` (any seeds, in their order): the runs of one config that differ in
-  their seed alone."""
-  seeds = [int(s) for s in seeds]
-  if not seeds or len(set(seeds)) != len(seeds):
-    raise ValueError(f'seeds {seeds}: expected distinct seeds')
-  return [Member(f'seed{s}', s) for s in seeds]
 
 
 def member_config(config, member: Member) -> ml_collections.ConfigDict:

@@ -41,8 +41,13 @@ def fake_pipeline(monkeypatch):
     e = c.episodes
     rate = ({'glam_o': 50, 'mip': 40}[method] + len(task) + 2 * e['kinova'] + e.get('umi', 0)
             + 5 * e.get('ur5e', 0) // 6)        # smoke sizes: 6-12 episodes; 2 UMI buy one target
+    results = _fake_results(task, method, rate)
+    field, values = task_pipeline.parse_sweep(c)
+    if field:                                   # a swept run: an arm per value
+      block = results['methods'].pop(method)
+      results['methods'].update({f'{method}@{task_pipeline.point_label(field, v)}': block for v in values})
     with open(os.path.join(workdir, 'results.json'), 'w') as f:
-      json.dump({**_fake_results(task, method, rate),
+      json.dump({**results,
                  'timings': {'data': 60.0, f'train_{method}_seed0': 600.0, f'evaluate_{method}_seed0': 120.0}}, f)
 
   def ensure(root, cfg, log=print, progress=True):
@@ -455,21 +460,30 @@ def test_grid_runs_each_main_cell_at_each_point_it_has(tmp_path, fake_pipeline):
   w = str(tmp_path)
   cells = suite.cells_of(sc, w)
   grid = {c.name: c for c in cells if c.section == 'grid'}
-  # GLAM-O has both fields (2 x 2 points), MIP no world model (its 2 learning rates)
-  assert sorted(grid) == ['grid/lift/glam_o/align_weight=0.5,learning_rate=0.0001',
-                          'grid/lift/glam_o/align_weight=0.5,learning_rate=0.0003',
-                          'grid/lift/glam_o/align_weight=2,learning_rate=0.0001',
-                          'grid/lift/glam_o/align_weight=2,learning_rate=0.0003',
-                          'grid/lift/mip/learning_rate=0.0001', 'grid/lift/mip/learning_rate=0.0003']
-  point = grid['grid/lift/glam_o/align_weight=2,learning_rate=0.0001']
+  # GLAM-O has both fields: its align weights in one run's in-program sweep (the first key one program can
+  # sweep), a run per learning rate; MIP has no world model: its learning rates in one run
+  assert sorted(grid) == ['grid/lift/glam_o/learning_rate=0.0001,align_weight=0.5|2',
+                          'grid/lift/glam_o/learning_rate=0.0003,align_weight=0.5|2',
+                          'grid/lift/mip/learning_rate=0.0001|0.0003']
+  point = grid['grid/lift/glam_o/learning_rate=0.0001,align_weight=0.5|2']
+  assert point.config.sweep == 'world_model.loss.align_weight=0.5,2.0'
   resolved = suite.resolved_configs(point.config)
-  assert resolved['world_models']['glam_o']['loss']['align_weight'] == 2.0
-  assert resolved['policies']['glam_o']['optimizer']['learning_rate'] == 1e-4
+  assert {a: wm['loss']['align_weight'] for a, wm in resolved['world_models'].items()} == {
+      'glam_o@align_weight=0.5': 0.5, 'glam_o@align_weight=2': 2.0}
+  assert resolved['policies']['glam_o@align_weight=2']['optimizer']['learning_rate'] == 1e-4
+  assert grid['grid/lift/mip/learning_rate=0.0001|0.0003'].config.sweep == 'policy.optimizer.learning_rate=0.0001,0.0003'
   assert len({c.key for c in cells}) == len(cells)
   status = suite.run_cells(cells, w, log=lambda m: None)
+  assert set(status['grid/lift/mip/learning_rate=0.0001|0.0003']['results']['sweep']) == {
+      'learning_rate=0.0001', 'learning_rate=0.0003'}
   results = suite.assemble(sc, cells, status, w)
-  assert set(results['grid']['lift']['glam_o']) == {n.split('/')[-1] for n in grid if '/glam_o/' in n}
+  assert set(results['grid']['lift']['glam_o']) == {f'learning_rate={lr},align_weight={a}'
+                                                    for lr in ('0.0001', '0.0003') for a in ('0.5', '2')}
+  assert set(results['grid']['lift']['mip']) == {'learning_rate=0.0001', 'learning_rate=0.0003'}
   assert '## Hyper-parameter grid' in suite_report.markdown(results)
+  sc.grid = 'trials=4,8'                        # not a stage field: a cell per point
+  assert sorted(c.name for c in suite.cells_of(sc, w) if c.section == 'grid') == [
+      'grid/lift/glam_o/trials=4', 'grid/lift/glam_o/trials=8', 'grid/lift/mip/trials=4', 'grid/lift/mip/trials=8']
   for bad, message in [(';', 'empty'), ('world_model.loss.nothing=1', "grid key 'world_model.loss.nothing' is a field "
                        "of no cell's run"), ('trials=4,4', 'repeated'), ('x', 'expected FIELD=V1,V2'),
                        ('policy.optimizer.learning_rate=abc', 'cannot be casted')]:

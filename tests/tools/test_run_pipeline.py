@@ -274,21 +274,21 @@ def _final_losses(workdir: str) -> dict:
   return out
 
 
-def test_a_methods_seeds_in_one_program_give_the_results_of_separate_runs(tmp_path):
-  """A cell's three policy seeds trained in one compiled program (`seeds_in_one_program=on`) give each seed
+def test_a_methods_runs_in_one_program_give_the_results_of_separate_runs(tmp_path):
+  """A cell's three policy seeds trained in one compiled program (`runs_in_one_program=on`) give each seed
   the run directory, losses (to float rounding) and per-episode outcomes of the three seeds trained one by
   one; the record says how they were trained."""
   data = tmp_path / 'data'
   common = ('--config.seeds=0,1,2', f'--config.data_dir={data}', '--config.replay_episodes=0', '--config.gifs=0')
   runs = {}
   for mode in ('off', 'on'):
-    r = _run(str(tmp_path / mode), ('glam_o',), *common, f'--config.seeds_in_one_program={mode}')
+    r = _run(str(tmp_path / mode), ('glam_o',), *common, f'--config.runs_in_one_program={mode}')
     assert r.returncode == 0, r.stderr[-4000:]
     assert ('3 runs in one program' in r.stdout) == (mode == 'on')
     with open(tmp_path / mode / 'results.json') as f:
       runs[mode] = json.load(f)['methods']['glam_o']
   apart, together = runs['off'], runs['on']
-  assert together['training'].pop('seeds_in_one_program') and not apart['training'].pop('seeds_in_one_program')
+  assert together['training'].pop('runs_in_one_program') and not apart['training'].pop('runs_in_one_program')
   assert together['policy_seeds'] == apart['policy_seeds'] == [0, 1, 2]
   assert together['episodes'] == apart['episodes'] and together['seeds'] == apart['seeds']
   losses = {mode: _final_losses(str(tmp_path / mode)) for mode in ('off', 'on')}
@@ -296,3 +296,32 @@ def test_a_methods_seeds_in_one_program_give_the_results_of_separate_runs(tmp_pa
   assert len(set(losses['off'].values())) == 3                                      # the seeds did differ
   for d, loss in losses['off'].items():
     assert abs(losses['on'][d] - loss) <= 1e-4 * max(1.0, abs(loss)), (d, losses)
+
+
+def test_a_swept_world_model_field_gives_each_point_the_run_it_would_have_alone(tmp_path):
+  """`sweep=world_model.loss.align_weight=0.5,1` trains both world models in one program and gives the arm at
+  0.5 the world-model directory and per-episode outcomes of a run with align_weight=0.5 alone; MIP, which
+  the field does not change, is one arm."""
+  data = tmp_path / 'data'
+  common = (f'--config.data_dir={data}', '--config.replay_episodes=0', '--config.gifs=0')
+  swept = _run(str(tmp_path / 'swept'), ('glam_o', 'mip'), *common, '--config.runs_in_one_program=on',
+               '--config.sweep=world_model.loss.align_weight=0.5,1')
+  assert swept.returncode == 0, swept.stderr[-4000:]
+  assert '2 runs in one program' in swept.stdout
+  alone = _run(str(tmp_path / 'alone'), ('glam_o',), *common, '--config.world_model.loss.align_weight=0.5')
+  assert alone.returncode == 0, alone.stderr[-4000:]
+  with open(tmp_path / 'swept' / 'results.json') as f:
+    sw = json.load(f)
+  with open(tmp_path / 'alone' / 'results.json') as f:
+    al = json.load(f)
+  assert list(sw['methods']) == ['glam_o@align_weight=0.5', 'glam_o@align_weight=1', 'mip']
+  assert sw['sweep'] == {'field': 'world_model.loss.align_weight', 'values': [0.5, 1.0]}
+  arm = sw['methods']['glam_o@align_weight=0.5']
+  assert arm['sweep_point'] == {'world_model.loss.align_weight': 0.5, 'label': 'align_weight=0.5'}
+  assert os.path.basename(sw['world_models']['glam_o@align_weight=0.5']) == os.path.basename(al['world_models']['glam_o'])
+  assert sw['world_models']['glam_o@align_weight=0.5'] != sw['world_models']['glam_o@align_weight=1']
+  assert arm['episodes'] == al['methods']['glam_o']['episodes']
+  other = sw['methods']['glam_o@align_weight=1']['alignment']['results']
+  assert other['umi']['r2'] != pytest.approx(arm['alignment']['results']['umi']['r2'], rel=1e-3)   # trained at 1
+  for source, probe in al['methods']['glam_o']['alignment']['results'].items():
+    assert arm['alignment']['results'][source]['r2'] == pytest.approx(probe['r2'], rel=1e-3, abs=1e-4), source
