@@ -77,6 +77,8 @@ def main(argv):
   sc.methods = task_pipeline.comma_list(sc.methods)
   sc.one_seed_methods = task_pipeline.comma_list(sc.one_seed_methods)
   sc.third_source.tasks = task_pipeline.comma_list(sc.third_source.tasks)     # '' skips the section
+  sc.heterogeneity.tasks = task_pipeline.comma_list(sc.heterogeneity.tasks)   # '' skips the section
+  sc.heterogeneity.methods = task_pipeline.comma_list(sc.heterogeneity.methods)
   workdir = _WORKDIR.value or os.path.join('runs', f'suite_{sc.preset}')
   cells = suite.cells_of(sc, workdir)          # bad tasks, methods or overrides fail here, before any work
   commit = _commit()                           # before this run writes its report over tracked copies

@@ -35,3 +35,14 @@ def test_suite_report_only_needs_a_suite_run(tmp_path):
                        capture_output=True, text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert run.returncode == 2 and 'elsewhere holds no suite record (no cells.json)' in run.stderr, run.stderr[-2000:]
   assert 'Traceback' not in run.stderr and os.listdir(tmp_path) == []
+
+
+def test_every_suite_section_can_be_emptied_on_the_command_line(tmp_path):
+  """`--config.X.tasks=` skips a section (the way a suite is run in pieces): the cells plan, and only the
+  missing record stops --report_only."""
+  run = subprocess.run([sys.executable, 'tools/run_suite.py', '--config=experiments/configs/suite.py:cpu',
+                        f'--workdir={tmp_path}', '--report_only', '--config.tasks=lift', '--config.scaling.task=',
+                        '--config.third_source.tasks=', '--config.heterogeneity.tasks=',
+                        '--config.heterogeneity.methods=glam_o,mip'], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert run.returncode == 2 and 'holds no suite run (no cells.json)' in run.stderr, run.stderr[-2000:]
