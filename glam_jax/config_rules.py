@@ -179,6 +179,7 @@ WORLD_MODEL = {
     'loss.action_loss_on': choice(_from('glam_jax.stage1.glam', 'ACTION_LOSS_ON')),
     'loss.stop_grad_next_state': flag, 'loss.action_weight': WEIGHT, 'loss.action_every': COUNT,
     'loss.stochastic': flag, 'loss.probe_weight': WEIGHT, 'loss.revival_weight': WEIGHT,
+    'frame_gap_s': number(low=0, high=60),
 }
 
 POLICY = {

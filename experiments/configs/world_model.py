@@ -28,6 +28,11 @@ LOSSES = {
 }
 
 
+# Each learner's own data settings: LAPA pairs frames `frame_gap_s` seconds apart (its code pairs frames
+# `offsets` apart, 30 frames of Something-Something v2; 0: consecutive control steps, as the other learners).
+DATA = {'lapa': dict(frame_gap_s=0.0)}
+
+
 # Each learner's own network sizes beside the shared codec, widths and action decoder (the paper's Table 2;
 # LAPA: codebook 8, 4 tokens of 32 (its quant_dim) from the two frames' feature difference, its latent the
 # 4 token embeddings side by side, its action probe reading the proprioception too).
@@ -66,6 +71,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
       state_dim=128, width=256, conv_features=(32, 64, 128, 256), decoder_layers=4,
       **MODELS[method.learner](latent_dim=16 if task == 'stack_three' else 8)))
   c.loss = ml_collections.ConfigDict(LOSSES[method.learner])
+  c.update(DATA.get(method.learner, {}))
 
   add_training_loop(c, cpu='cpu' in opts)
   if 'cpu' in opts:

@@ -6,7 +6,8 @@ sliced by JAX process (each process its share of every global batch), and iterat
 multi-process prefetch. The iterator state (`get_state`/`set_state`) restores to exactly the same next batch.
 
 Every element indexes a transition t -> t+1 (t from 0 to the episode's length - 2), in both stages:
-- stage 1: `obs` and `next_obs` (the chosen image keys, `ee_pose`, `gripper`), and the target-only fields
+- stage 1: `obs` and `next_obs` (the chosen image keys, `ee_pose`, `gripper`; `frame_gap` steps on, LAPA's
+  option, held at the episode's last step), and the target-only fields
   `proprio`, `next_proprio`, `action` (zeros for auxiliary sources; `is_target` says which), the action in
   the representation `action_space` names (data/action_space.py);
 - stage 2: `obs` at t, `proprio` (target only), and label chunks over t .. t+H-1: `actions` (target only)
@@ -71,6 +72,7 @@ class PipelineConfig:
   label_dir: str = ''                  # stage 2: latent labels `<label_dir>/<source dir name>.npy` (relabel)
   future_frames: int = 0               # stage 2: also the images of steps t+k+1 .. t+k+n (LAWM's world model)
   future_start: str = 'first'          # k = 0 ('first') or drawn per element ('random')
+  frame_gap: int = 1                   # stage 1: `next_obs` this many steps on (held at the episode's last step)
   action_space: str = 'delta'          # 'delta' or 'joint_target' (data/action_space.py)
   num_workers: int = 0                 # Grain worker processes (0: read in the main process)
   prefetch: int = 2                    # batches buffered per worker / thread
@@ -186,8 +188,9 @@ class _Loader:
     out = {'obs': self._obs(ep, t), 'proprio': self._proprio(ep, t), 'is_target': np.bool_(self.is_target),
            'source': np.int32(self.index), 'episode': np.int32(ep), 'step': np.int32(t)}   # ids, for errors
     if self.config.stage == 1:
-      out['next_obs'] = self._obs(ep, t + 1)
-      out['next_proprio'] = self._proprio(ep, t + 1)
+      nxt = min(t + self.config.frame_gap, int(self.ds.lengths[ep]) - 1)
+      out['next_obs'] = self._obs(ep, nxt)
+      out['next_proprio'] = self._proprio(ep, nxt)
       out['action'] = (self._actions(ep, np.array([t]))[0] if self.is_target
                        else np.zeros(self.action_dim, np.float32))
       return out

@@ -58,6 +58,7 @@ class Cell:
 # pipeline fields added after records were made, at the value that runs what the records ran: left out of
 # what a cell's key and directory hash at that value, so a record made before the field existed stays its own
 NEUTRAL = {'runs_in_one_program': 'auto', 'sweep': ''}
+NEUTRAL_STAGE = {'frame_gap_s': 0.0}     # the same for the stage configs a cell's key resolves
 
 
 def _portable(config, *drop):
@@ -79,7 +80,8 @@ def resolved_configs(config) -> dict:
   the fields that name directories or the policy seed: the same on every machine and workdir."""
   p = task_pipeline.plan(config.copy_and_resolve_references(), '')
   drop = ('data_dir', 'world_model_dir', 'init_from', 'seed')
-  portable = lambda c: {k: v for k, v in c.to_dict().items() if k not in drop}
+  portable = lambda c: {k: v for k, v in c.to_dict().items()
+                        if k not in drop and not (k in NEUTRAL_STAGE and v == NEUTRAL_STAGE[k])}
   return {'world_models': {m: portable(wc) for m, (wc, _) in p.world_models.items()},
           'pretrained': {m: portable(prc) for m, (prc, _) in p.pretrained.items()},
           'policies': {m: portable(pc) for m, _, pc, _ in p.runs}}

@@ -30,7 +30,9 @@ def build(config):
     raise ValueError(f'unknown learner {name!r}; valid: {", ".join(LEARNERS)}')
   train, held_out = sources.pipeline_configs(config)
   target = Dataset(sources.source_path(config, config.target))
-  return LEARNERS[name](config, target), train, held_out
+  learner = LEARNERS[name](config, target)
+  gap = getattr(learner, 'frame_gap', 1)
+  return learner, *(dataclasses.replace(p, frame_gap=gap) for p in (train, held_out))
 
 
 def load(workdir: str):

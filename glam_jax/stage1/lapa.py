@@ -31,8 +31,10 @@ Deviations from the authors' code, and why:
   no memory of past usage, so each code is instead pulled toward its nearest token of the batch
   (stop-gradient on the tokens, weight r = `revival_weight`): a code that wins no token moves to where tokens
   are and starts winning, while a used code is already close and barely moves.
-- Consecutive control steps; LAPA pairs frames `offsets` apart (30 frames of Something-Something v2 in
-  `train_sthv2.py`). A frame gap is not an option yet.
+- Frame gap: LAPA pairs frames `offsets` apart (30 frames of Something-Something v2 in `train_sthv2.py`);
+  here `frame_gap_s` seconds (rounded to the target's control steps; a pair near an episode's end takes its
+  last frame), 0 by default: consecutive control steps, as the other methods, whose chunks of H = 20 latents
+  the policy regresses one per step. Training, relabelling, the probe and latent replay pair frames alike.
 - `latent_input='pair'` (an MLP over both frames) and `probe_state=False` (tokens alone) keep the earlier
   variants as options.
 """
@@ -109,4 +111,6 @@ class LapaLearner(latent_action.ModelLearner):
 
 def build(config, target) -> LapaLearner:
   model = LapaConfig(**latent_action.dataset_dims(config, target), **latent_action.model_fields(config))
-  return LapaLearner(model, LapaLossConfig(**config.loss), config.image_keys, config.get('ee_tilt', True))
+  learner = LapaLearner(model, LapaLossConfig(**config.loss), config.image_keys, config.get('ee_tilt', True))
+  learner.frame_gap = latent_action.frame_gap_steps(config.get('frame_gap_s', 0.0), target)
+  return learner

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from glam_jax.models import inputs
 
@@ -24,6 +25,7 @@ class LatentActionLearner(Protocol):
   image_keys: tuple
   latent_dim: int
   reads_state: bool            # decode_action needs the target's proprioception
+  frame_gap: int               # control steps between a transition's two frames (1: consecutive)
 
   def init(self, rng: jax.Array, batch: dict): ...
 
@@ -36,6 +38,16 @@ class LatentActionLearner(Protocol):
   def decode_action(self, params, z: jnp.ndarray, proprio=None) -> jnp.ndarray:
     """Target actions (..., action_dim) in the learner's action space; `proprio` (..., proprio_dim), the
     target's normalised joint positions and gripper, is read where `reads_state`."""
+
+
+def frame_gap_steps(seconds: float, target) -> int:
+  """A frame gap in seconds -> whole control steps of the target (its `ctrl_dt`), at least one."""
+  return max(1, int(round(seconds / float(target.meta.get('ctrl_dt', 0.05)))))
+
+
+def next_steps(steps: np.ndarray, gap: int, last: int) -> np.ndarray:
+  """The frame each transition pairs with: `gap` steps on, held at the episode's `last` step."""
+  return np.minimum(np.asarray(steps) + gap, last)
 
 
 def dataset_dims(config, target) -> dict:
@@ -70,6 +82,7 @@ class ModelLearner:
   write their `loss` (and `encode` when the latent is not the IDM's mean)."""
   model_class: type
   reads_state = False
+  frame_gap = 1
 
   def __init__(self, model_config, loss_config, image_keys, ee_tilt: bool = True):
     self.model_config, self.loss_config, self.image_keys = model_config, loss_config, tuple(image_keys)

@@ -63,6 +63,21 @@ def test_stage1_elements_belong_together(sources):
     assert b['proprio'].shape == (8, 8) and b['action'].shape == (8, 8)
 
 
+def test_a_frame_gap_pairs_each_step_with_the_one_gap_steps_on_held_at_the_end(sources):
+  ds, _ = pipeline.make_dataset(_config(sources, frame_gap=3))
+  lengths = {0: LENGTHS_T, 1: LENGTHS_A}
+  for i in range(20):
+    b = ds[i]
+    s, e, t = _decode(b['obs']['overhead/rgb']).T
+    s1, e1, t1 = _decode(b['next_obs']['overhead/rgb']).T
+    last = np.array([lengths[a][c] - 1 for a, c in zip(s, e)])
+    np.testing.assert_array_equal((s1, e1, t1), (s, e, np.minimum(t + 3, last)))
+    target = s == 0
+    np.testing.assert_array_equal(b['next_proprio'][target, 0],
+                                  [encoded(0, a, c) for a, c in zip(e[target], t1[target])])
+    np.testing.assert_array_equal(b['action'][target, 0], [encoded(0, a, c) for a, c in zip(e[target], t[target])])
+
+
 def test_stage2_chunks_never_cross_episodes_unmasked(sources):
   horizon = 5
   num_steps = sum(LENGTHS_T) + sum(LENGTHS_A)

@@ -1,6 +1,7 @@
 """Stage 2 on small synthetic datasets: relabelling matches the frozen IDM, the policy's loss falls, the
 MIP head's two steps behave as specified, and a trained policy restores and acts."""
 import os
+import types
 
 import jax
 import jax.numpy as jnp
@@ -120,6 +121,49 @@ def test_baselines_relabel_with_their_own_encoding(runs, method):
     tokens = direct.reshape(4, -1)
     assert all(np.abs(codebook - tok).sum(-1).min() < 1e-5 for tok in tokens)
     assert learner.latent_dim == 4 * 32
+
+
+def test_lapa_frame_gap_pairs_frames_gap_steps_apart_in_training_relabelling_and_replay(runs):
+  """LAPA's `frame_gap_s` (0.15 s = 3 control steps of 0.05 s): the training pipeline, the relabelling and
+  latent replay's encoder all pair step t with step t + 3, held at the episode's last step."""
+  from glam_jax.eval import latent_replay
+  c = configs.load('world_model', 'lift,lapa_o,tiny')
+  c.data_dir = runs['data']
+  c.image_keys = ('overhead/mask',)
+  c.model.conv_features = (8, 16)
+  c.frame_gap_s = 0.15
+  learner, train, held_out = stage1.build(c)
+  umi = Dataset(os.path.join(runs['data'], 'lift', 'umi'))
+  assert umi.meta.get('ctrl_dt', 0.05) == 0.05
+  assert learner.frame_gap == train.frame_gap == held_out.frame_gap == 3
+  from glam_jax.data import pipeline
+  ds, _ = pipeline.make_dataset(train)
+  params = learner.init(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, ds[0]))
+  norm = stage2.normalizer({'normalizer': Dataset(os.path.join(runs['data'], 'lift', 'kinova')).stats})
+  raw = relabel.idm_labels(learner, params, umi, norm, batch=4, progress=False)
+  ep = 1
+  last = int(umi.lengths[ep]) - 1
+  obs = lambda s: {**{k: umi.frame(ep, s)[k][None] for k in learner.image_keys},
+                   **{k: norm.normalize(k, umi.episodes[ep][k][s:s + 1]) for k in ('ee_pose', 'gripper')}}
+  frames = [umi.frame(ep, s) for s in range(last + 1)]
+  replayed = np.asarray(latent_replay.make_latent_encoder(learner, params, norm)(
+      {k: np.stack([f[k] for f in frames]) for k in learner.image_keys},
+      umi.episodes[ep]['ee_pose'], umi.episodes[ep]['gripper']))
+  for t in (2, last - 2, last - 1):                  # three steps on, and held at the last step
+    direct = np.asarray(learner.encode(params, obs(t), obs(min(t + 3, last))))[0]
+    np.testing.assert_allclose(raw[umi.offsets[ep] + t], direct, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(replayed[t], direct, rtol=1e-4, atol=1e-5)
+  # which frame is paired, seen through an encoder that returns the second frame's end-effector pose (LAPA's
+  # own labels are codebook entries, often the same for neighbouring steps)
+  pose = types.SimpleNamespace(encode=lambda p, o, n: n['ee_pose'], image_keys=learner.image_keys,
+                               latent_dim=umi.episodes[ep]['ee_pose'].shape[-1], frame_gap=learner.frame_gap)
+  paired = relabel.idm_labels(pose, params, umi, norm, batch=4, progress=False)[umi.offsets[ep]:][:last]
+  want = norm.normalize('ee_pose', umi.episodes[ep]['ee_pose'][np.minimum(np.arange(last) + 3, last)])
+  np.testing.assert_allclose(paired, want, rtol=1e-5, atol=1e-6)
+  replay_pose = latent_replay.make_latent_encoder(pose, params, norm)(
+      {k: np.stack([f[k] for f in frames]) for k in learner.image_keys},
+      umi.episodes[ep]['ee_pose'], umi.episodes[ep]['gripper'])
+  np.testing.assert_allclose(np.asarray(replay_pose), want, rtol=1e-5, atol=1e-6)
 
 
 def test_relabel_cache_follows_the_world_model(runs, tmp_path):
