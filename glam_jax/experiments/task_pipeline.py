@@ -218,8 +218,7 @@ def plan(c, workdir: str) -> Plan:
 
 
 def _plan(c, workdir: str) -> Plan:
-  c.methods = comma_list(c.methods)
-  c.replay_sources = comma_list(c.replay_sources)       # --config.replay_sources=umi,kinova
+  """`plan` of one point (no sweep); `c`'s list fields already normalised."""
   try:
     chosen = [methods.get(m) for m in c.methods]        # unknown names fail here, listing the valid ones
   except ValueError as e:
@@ -314,7 +313,7 @@ def runs_in_one_program(c) -> bool:
   return c.runs_in_one_program == 'on' or (c.runs_in_one_program == 'auto' and jax.default_backend() != 'cpu')
 
 
-def members_of(config, directory: str, field: str = '') -> sweep.Member:
+def member_of(config, directory: str, field: str = '') -> sweep.Member:
   """The member of a program of stacked runs that reproduces the run of `config` in `directory` (`field`:
   the swept field relative to the stage config, '' when only seeds vary)."""
   return sweep.Member(os.path.basename(directory), int(config.seed), ((field, float(sweep.field_value(config, field))),)
@@ -402,7 +401,7 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
         learner, train, held_out = build(config) if kind == 'world_model' else build(config, d)
         loop.train(config, learner, train, d, held_out)
       return
-    (config, first), members = todo[0], [(members_of(cfg, d, field), d) for cfg, d in todo]
+    (config, first), members = todo[0], [(member_of(cfg, d, field), d) for cfg, d in todo]
     for (member, d), (other, _) in zip(members, todo):
       if json.loads(sweep.member_config(config, member).to_json()) != json.loads(other.to_json()):
         raise ValueError(f'{d}: its config differs from {first}\'s in more than the seed and the swept field; '

@@ -1,0 +1,34 @@
+"""Native scripted success (Kinova, lift and stack_two, 64 episodes) with one model setting changed at a time:
+`python docs/results/physics_agreement/flags.py [VARIANT,...]` (default: all)."""
+import os, sys, json
+os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
+import jax, mujoco
+from glam_jax import compile_cache
+from glam_jax.demos import collect, heterogeneity
+from glam_jax.demos.generate import SOURCES
+from glam_jax.sim import backends
+from glam_jax.sim.env import make_env
+compile_cache.enable()
+
+
+def disable(bit):
+  def change(m):
+    m.opt.disableflags |= bit
+  return change
+
+
+def no_gravcomp(m):
+  m.body_gravcomp[:] = 0
+
+
+VARIANTS = {'as is': lambda m: None, 'no warm start': disable(mujoco.mjtDisableBit.mjDSBL_WARMSTART),
+            'no gravcomp': no_gravcomp, 'no refsafe': disable(mujoco.mjtDisableBit.mjDSBL_REFSAFE)}
+chosen = sys.argv[1].split(',') if len(sys.argv) > 1 else list(VARIANTS)
+for task in ('lift', 'stack_two'):
+  for name in chosen:
+    env = make_env(task, 'kinova', render=False)
+    VARIANTS[name](env.mj_model)
+    env = backends.with_backend(env, 'native')
+    run = jax.jit(collect.make_collector(env, motion=heterogeneity.resolve(SOURCES, 0)['kinova'].motion))
+    b = collect.to_batch(run(jax.random.split(jax.random.PRNGKey(1), 64)))
+    print(json.dumps(dict(task=task, variant=name, success=int(b.success.sum()), n=64)), flush=True)
