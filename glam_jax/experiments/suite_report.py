@@ -11,8 +11,10 @@ from glam_jax import viz
 from glam_jax.eval import report, scaling
 from glam_jax.experiments import verdicts
 
+# one colour per method of the paper's table (11) and a few more, no two alike
 PALETTE = ((66, 114, 196), (237, 125, 49), (112, 173, 71), (165, 165, 165), (255, 192, 0), (91, 155, 213),
-           (158, 72, 14), (99, 99, 99), (38, 68, 120), (67, 104, 43))
+           (158, 72, 14), (99, 99, 99), (38, 68, 120), (67, 104, 43), (204, 68, 153), (0, 170, 170),
+           (140, 86, 180), (200, 30, 30))
 
 
 def seeds_label(counts) -> str:
@@ -40,20 +42,23 @@ def main_table_chart(results: dict, path: str, height: int = 460) -> np.ndarray:
   if not tasks:
     raise ValueError('no finished main-table cell to draw')
   width = max(640, 90 + len(tasks) * (30 + 22 * len(names)))
-  per_row = max(1, min(len(names), (width - 88) // 170))
-  legend_rows = -(-len(names) // per_row)
   img = Image.new('RGB', (width, height), (255, 255, 255))
   draw = ImageDraw.Draw(img)
   font, title_font = report.font(13), report.font(16)
+  labels = []
+  for name in names:
+    counts = [len(by[name].get('seeds') or []) for by in results['main'].values() if name in by]
+    labels.append(f'{name} ({seeds_label(counts)})')
+  column = 24 + max(int(draw.textlength(label, font=font)) for label in labels)    # the widest label's
+  per_row = max(1, min(len(names), (width - 88) // column))
+  legend_rows = -(-len(names) // per_row)
   box = (64, 50 + 18 * legend_rows, width - 24, height - 50)
   y_of = report.rate_axes(draw, box, 'success per task: pooled rate, 95 % Wilson interval, o each seed', font,
                           title_font)
-  for i, name in enumerate(names):                       # legend
+  for i, label in enumerate(labels):                     # legend
     x, y = 64 + (i % per_row) * ((width - 88) // per_row), 34 + 18 * (i // per_row)
     draw.rectangle([x, y, x + 12, y + 12], fill=PALETTE[i % len(PALETTE)])
-    counts = [len(by[name].get('seeds') or []) for by in results['main'].values() if name in by]
-    draw.text((x + 16, y + 6), f'{name} ({seeds_label(counts)})', fill=report.TEXT_COLOUR, font=font,
-              anchor='lm')
+    draw.text((x + 16, y + 6), label, fill=report.TEXT_COLOUR, font=font, anchor='lm')
   slot = (box[2] - box[0]) / len(tasks)
   bar = max(3, int(slot * 0.8 / len(names)))
   for j, task in enumerate(tasks):
