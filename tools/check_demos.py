@@ -42,10 +42,11 @@ _RECORD = flags.DEFINE_bool('record', False, 'Add the rows to the committed tabl
 
 def table_markdown(rows: list) -> str:
   """The scripted-success table as markdown, one row per (task, source, physics, level)."""
-  lines = ['| task | source | physics | level | success | rate | mean length | max length | limit | '
-           'mean TCP speed (m/s) | peak | still |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
+  lines = ['| task | source | physics | scene | level | success | rate | mean length | max length | limit | '
+           'mean TCP speed (m/s) | peak | still |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
   for r in rows:
-    lines.append(f"| {r['task']} | {r['source']} | {r['backend']} | {r['level']} | {r['successes']}/{r['episodes']} | "
+    lines.append(f"| {r['task']} | {r['source']} | {r['backend']} | {r.get('scene_version', 1)} | {r['level']} | "
+                 f"{r['successes']}/{r['episodes']} | "
                  f"{r['rate']:.3f} | {r['mean_length']:.1f} | {r['max_length']} | {r['episode_limit']} | "
                  f"{r['speed_mean']:.3f} | {r['speed_peak']:.3f} | {r.get('still', float('nan')):.3f} |")
   return '\n'.join(lines) + '\n'

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from glam_jax.data.schema import DatasetError
 from glam_jax.data.writer import DatasetWriter
 from glam_jax.demos import collect, heterogeneity
-from glam_jax.sim import backends, camera, make_env
+from glam_jax.sim import backends, camera, make_env, scene
 
 SOURCES = {'kinova': True, 'umi': False, 'ur5e': True}     # source -> stores actions (labels)
 MIN_SCRIPTED_SUCCESS = 0.9     # heterogeneity levels >= 1: a source's demonstrator must succeed this often
@@ -166,7 +166,7 @@ def generate(cfg: GenerateConfig) -> dict:
         has_proprio=has_proprio, action_dim=env.action_size if has_actions else 0,
         proprio_dim=(lowdim.get('joint_pos', 0) + num_arms) if has_proprio else 0, ctrl_dt=env.dt,
         image_size=cfg.image_size, views=list(views), seed=cfg.seed, backend=cfg.backend,
-        heterogeneity_level=cfg.level, style=style.to_dict(),
+        heterogeneity_level=cfg.level, style=style.to_dict(), scene_version=scene.SCENE_VERSION,
         scripted_success_rate=successes / attempts, attempts=attempts,
         generation_seconds=round(time.time() - t_start, 1))
   return meta
@@ -182,9 +182,10 @@ def dataset_complete(path: str, cfg: GenerateConfig) -> bool:
   if meta['has_actions'] and meta['has_proprio'] and 'joint_target' not in meta['lowdim_fields']:
     return False            # written before joint targets were recorded
   return (meta['task'], meta['source'], meta['num_episodes'], meta['image_size'], meta['views'], meta['seed'],
-          meta.get('backend', 'mjx'), meta.get('style', heterogeneity.DEFAULT.to_dict())) == (
+          meta.get('backend', 'mjx'), meta.get('style', heterogeneity.DEFAULT.to_dict()),
+          meta.get('scene_version', 1)) == (
               cfg.task, cfg.source, cfg.episodes, cfg.image_size, list(stored_views(cfg)), cfg.seed, cfg.backend,
-              cfg.style.to_dict())
+              cfg.style.to_dict(), scene.SCENE_VERSION)
 
 
 def recipe_configs(recipe, skip=(), batch: int = GenerateConfig.batch) -> dict:

@@ -278,11 +278,12 @@ def read_success_table(path: str = SUCCESS_TABLE) -> list:
 
 
 def record_success(rows: list, path: str = SUCCESS_TABLE) -> None:
-  """Adds measured rows ({task, source, backend, level, motion_key, successes, episodes, rate, ...}) to the
-  table, replacing rows of the same (task, source, backend, motion_key) and those of the same level measured
-  under an earlier definition of it."""
+  """Adds measured rows ({task, source, backend, level, motion_key, successes, episodes, rate, ...}, measured
+  on today's scene) to the table, replacing rows of the same (task, source, backend, motion_key) and those of
+  the same level measured under an earlier definition of it or on an earlier scene."""
   ident = lambda r: (r['task'], r['source'], r['backend'], r['motion_key'])
   new = {ident(r) for r in rows} | {(r['task'], r['source'], r['backend'], r['level']) for r in rows}
+  rows = [{**r, 'scene_version': r.get('scene_version', scene.SCENE_VERSION)} for r in rows]
   kept = [r for r in read_success_table(path)
           if ident(r) not in new and (r['task'], r['source'], r['backend'], r['level']) not in new]
   table = sorted(kept + list(rows), key=lambda r: (r['task'], r['source'], r['backend'], r['level']))
@@ -296,7 +297,9 @@ def record_success(rows: list, path: str = SUCCESS_TABLE) -> None:
 def check_measured(task: str, sources: dict, backend: str, styles: dict, path: str = SUCCESS_TABLE) -> None:
   """Refuses a style with non-default motion whose demonstrator has no measured scripted success of at least
   MIN_SUCCESS for this task and physics (`sources` {name: level}); the error says how to measure it."""
-  table = {(r['task'], r['source'], r['backend'], r['motion_key']): r for r in read_success_table(path)}
+  # rows measured on another scene (glam_jax.sim.scene.SCENE_VERSION; rows before versions: 1) do not count
+  table = {(r['task'], r['source'], r['backend'], r['motion_key']): r for r in read_success_table(path)
+           if r.get('scene_version', 1) == scene.SCENE_VERSION}
   for source, style in styles.items():
     if style.motion == DEFAULT.motion and not style.recording.control_dt:
       continue

@@ -29,6 +29,7 @@ from glam_jax.data.reader import read_meta
 from glam_jax.data.schema import DatasetError
 from glam_jax.demos import generate as gen
 from glam_jax.demos import heterogeneity
+from glam_jax.sim import scene
 
 RECIPES = 'recipes'
 KEYED = re.compile(r'^(?P<source>[a-z0-9_]+)-(?P<episodes>\d+)-(?P<key>[0-9a-f]{10})$')
@@ -38,7 +39,7 @@ def identity(cfg: gen.GenerateConfig) -> dict:
   """Every setting that changes what a generated dataset holds (what `gen.dataset_complete` compares)."""
   return {'task': cfg.task, 'source': cfg.source, 'episodes': cfg.episodes, 'image_size': cfg.image_size,
           'views': list(gen.stored_views(cfg)), 'depth': cfg.depth, 'seed': cfg.seed, 'backend': cfg.backend,
-          'style': heterogeneity.style_key(cfg.style)}
+          'style': heterogeneity.style_key(cfg.style), 'scene_version': scene.SCENE_VERSION}
 
 
 def _hash(obj) -> str:

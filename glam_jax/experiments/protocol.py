@@ -8,7 +8,7 @@ taken as done), and a report never pools cells of two versions. An older record 
 """
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3
 
 HISTORY = {
     1: 'up to commit 311b166: clam and clam_o trained both stages on target + UMI (what clam_aux and '
@@ -18,6 +18,8 @@ HISTORY = {
        'schedule; the MIP objective, residual head, dropout and parameter average of its public code; the '
        'policy decoder h(z); LAPA\'s tokens of 32 from the frame-feature difference, its probe reading the '
        'proprioception; LAWM pre-training over every latent of the chunk; per-episode outcomes',
+    3: 'as 2, on scene version 2: the grippers\' servo force no longer limited, so C MuJoCo and MJX step '
+       'grasps alike (docs/results/physics_agreement); every dataset made anew',
 }
 
 # What each older version's method names ran, in today's names (a report of an old record shows these).

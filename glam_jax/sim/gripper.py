@@ -37,7 +37,9 @@ class GripperGeometry:
   kp: float = 1000.0
   kv: float = 200.0         # finger damping: closes at ~0.2 m/s (force / kv), like a real gripper, so pads
                             # meet an object gently instead of tunnelling into it
-  force: float = 40.0
+  # No force limit on the servo: its spring force is at most kp x stroke / 2 anyway (42.5 N on the Kinova), and C
+  # MuJoCo and MJX integrate a clamped servo force differently (implicitfast adds the servo's damping to the
+  # mass matrix in MJX whatever the clamp), so grasps parted ways (docs/results/physics_agreement).
   body_rgba: tuple = (0.15, 0.15, 0.17, 1)
   finger_rgba: tuple = (0.25, 0.25, 0.28, 1)
   pad_rgba: tuple = (0.85, 0.45, 0.1, 1)
@@ -93,7 +95,7 @@ def build(prefix: str, g: GripperGeometry) -> tuple[Part, GripperNames]:
     {finger('left', 1)}
     {finger('right', -1)}"""
   actuators = (f'<position name="{p}gripper" joint="{p}left_finger" kp="{g.kp}" kv="{g.kv}" '
-               f'ctrlrange="0 {max_q}" forcerange="{-g.force} {g.force}"/>\n')
+               f'ctrlrange="0 {max_q}"/>\n')
   equalities = (f'<joint joint1="{p}right_finger" joint2="{p}left_finger" polycoef="0 1 0 0 0" '
                 f'solref="0.005 1"/>\n')
   names = GripperNames(f'{p}left_finger', f'{p}right_finger', f'{p}gripper', f'{p}tcp',

@@ -15,7 +15,7 @@ from glam_jax.sim.mjcf import VISUAL, Part, vec
 UMI = gripper_lib.GripperGeometry(
     stroke=0.09, palm_length=0.1, finger_length=0.12, palm_half=(0.025, 0.05),
     pad_half=(0.012, 0.005, 0.02), palm_mass=0.5, body_rgba=(0.3, 0.3, 0.32, 1),
-    finger_rgba=(0.95, 0.75, 0.1, 1), pad_rgba=(0.95, 0.75, 0.1, 1), kp=600.0, kv=150.0, force=30.0,
+    finger_rgba=(0.95, 0.75, 0.1, 1), pad_rgba=(0.95, 0.75, 0.1, 1), kp=600.0, kv=150.0,
     extra_visual=f'<geom type="box" size="0.03 0.035 0.025" pos="0.05 0 0.04" rgba="0.1 0.1 0.1 1" {VISUAL}/>')
 _DOFS = (('x', 'slide', (1, 0, 0)), ('y', 'slide', (0, 1, 0)), ('z', 'slide', (0, 0, 1)),
          ('yaw', 'hinge', (0, 0, 1)), ('pitch', 'hinge', (0, 1, 0)), ('roll', 'hinge', (1, 0, 0)))
