@@ -1,6 +1,8 @@
 """From the same state, one control step in C MuJoCo and in MJX (float32 and float64): where along a native
 scripted lift that fails do the two steps part, and in what (contacts, cube velocity)?
-`python docs/results/physics_agreement/one_step.py [PLACEMENT]` (default: the first failing one)."""
+`python docs/results/physics_agreement/one_step.py [PLACEMENT]` (default: the first failing one). The divergence
+it shows is scene version 1's (the force-limited gripper, up to commit 16d0ffa); on scene 2 the per-step
+comparison agrees and no step parts the two."""
 import os, sys, json
 os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
 import jax
@@ -70,14 +72,21 @@ print(json.dumps({'steps': len(rows), 'max |dv| without pad contact': max(before
                   'max with': max(during) if during else None}))
 # The first step where the two part: the cube's velocity after it, and each substep's contacts with the cube
 t0 = next(r[0] for r in rows if r[2] > 1e-3)
-state = jax.jit(native.reset)(k_reset)
-for action in np.asarray(b.steps['action'][i])[:t0]:
-  state = step(state, jnp.asarray(action))
-s = state.data
-d = mujoco.MjData(m)
-for f in ('qpos', 'qvel', 'act', 'qacc_warmstart'):
-  getattr(d, f)[:] = np.asarray(getattr(s, f))
-d.ctrl[:] = np.asarray(step(state, jnp.asarray(b.steps['action'][i][t0])).data.ctrl)
+
+
+def c_state_at_t0() -> mujoco.MjData:
+  """C MuJoCo's data at the start of control step t0 of the replayed episode, with that step's controls."""
+  state = jax.jit(native.reset)(k_reset)
+  for action in np.asarray(b.steps['action'][i])[:t0]:
+    state = step(state, jnp.asarray(action))
+  d = mujoco.MjData(m)
+  for f in ('qpos', 'qvel', 'act', 'qacc_warmstart'):
+    getattr(d, f)[:] = np.asarray(getattr(state.data, f))
+  d.ctrl[:] = np.asarray(step(state, jnp.asarray(b.steps['action'][i][t0])).data.ctrl)
+  return d
+
+
+d = c_state_at_t0()
 dx = mjx.put_data(m, d)
 name = lambda g: mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, int(g))
 for sub in range(env.n_substeps):
@@ -90,13 +99,7 @@ for sub in range(env.n_substeps):
   print(f'substep {sub}: cube qvel C {np.round(d.qvel[cube_dof:cube_dof + 6], 3)}  MJX {np.round(np.asarray(dx.qvel[cube_dof:cube_dof + 6]), 3)}')
   print(f'   C contacts {c_con}\n   MJX contacts {x_con}')
 # MJX's own entries for the pad-cube pairs (any distance) at the state where C finds 2 mm of penetration
-state = jax.jit(native.reset)(k_reset)
-for action in np.asarray(b.steps['action'][i])[:t0]:
-  state = step(state, jnp.asarray(action))
-d = mujoco.MjData(m)
-for f in ('qpos', 'qvel', 'act', 'qacc_warmstart'):
-  getattr(d, f)[:] = np.asarray(getattr(state.data, f))
-d.ctrl[:] = np.asarray(step(state, jnp.asarray(b.steps['action'][i][t0])).data.ctrl)
+d = c_state_at_t0()
 for sub in range(6):
   mujoco.mj_step(m, d)
 mujoco.mj_forward(m, d)
@@ -111,13 +114,7 @@ print('right pad pos', np.round(d.geom_xpos[rp], 4), 'mat', np.round(d.geom_xmat
 print('cube pos', np.round(d.geom_xpos[cube_geom], 4), 'mat', np.round(d.geom_xmat[cube_geom], 3))
 # The fingers and the arm over the same substeps, in both
 idx = env.arm_index[0]
-state = jax.jit(native.reset)(k_reset)
-for action in np.asarray(b.steps['action'][i])[:t0]:
-  state = step(state, jnp.asarray(action))
-d = mujoco.MjData(m)
-for f in ('qpos', 'qvel', 'act', 'qacc_warmstart'):
-  getattr(d, f)[:] = np.asarray(getattr(state.data, f))
-d.ctrl[:] = np.asarray(step(state, jnp.asarray(b.steps['action'][i][t0])).data.ctrl)
+d = c_state_at_t0()
 dx = mjx.put_data(m, d)
 fq = np.asarray(idx.finger_qpos)
 print('ctrl', np.round(d.ctrl, 4), 'finger qpos', np.round(d.qpos[fq], 5), 'qvel', np.round(d.qvel[np.asarray(idx.finger_dof)] if hasattr(idx, 'finger_dof') else [], 4))
