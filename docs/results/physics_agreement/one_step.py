@@ -1,8 +1,7 @@
 """From the same state, one control step in C MuJoCo and in MJX (float32 and float64): where along a native
 scripted lift that fails do the two steps part, and in what (contacts, cube velocity)?
 `python docs/results/physics_agreement/one_step.py [PLACEMENT]` (default: the first failing one). The divergence
-it shows is scene version 1's (the force-limited gripper, up to commit 16d0ffa); on scene 2 the per-step
-comparison agrees and no step parts the two."""
+it shows is scene version 1's (the force-limited gripper): run it at commit 16d0ffa to reproduce it."""
 import os, sys, json
 os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
 import jax
