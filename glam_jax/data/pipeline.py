@@ -141,6 +141,12 @@ def _check_compatible(datasets, target: int, image_keys) -> bool:
   return missing
 
 
+def paired_steps(steps, gap: int, last: int):
+  """The frame each transition's first frame pairs with: `gap` steps on (LAPA's frame gap; 1 for the other
+  learners), held at the episode's `last` step. Training, relabelling and latent replay pair alike."""
+  return np.minimum(np.asarray(steps) + gap, last)
+
+
 class _Loader:
   """Reads one transition of one source into the common element structure (runs in Grain workers)."""
 
@@ -188,7 +194,7 @@ class _Loader:
     out = {'obs': self._obs(ep, t), 'proprio': self._proprio(ep, t), 'is_target': np.bool_(self.is_target),
            'source': np.int32(self.index), 'episode': np.int32(ep), 'step': np.int32(t)}   # ids, for errors
     if self.config.stage == 1:
-      nxt = min(t + self.config.frame_gap, int(self.ds.lengths[ep]) - 1)
+      nxt = int(paired_steps(t, self.config.frame_gap, int(self.ds.lengths[ep]) - 1))
       out['next_obs'] = self._obs(ep, nxt)
       out['next_proprio'] = self._proprio(ep, nxt)
       out['action'] = (self._actions(ep, np.array([t]))[0] if self.is_target

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from glam_jax import opaque_scan, viz
 from glam_jax.data import action_space, sources
-from glam_jax.data.pipeline import NORM_KEYS
+from glam_jax.data.pipeline import NORM_KEYS, paired_steps
 from glam_jax.data.reader import Dataset, resample_indices
 from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect, generate, heterogeneity
@@ -40,7 +40,6 @@ from glam_jax.eval.closed_loop import episode_success
 from glam_jax.sim import backends, camera, make_env
 from glam_jax.sim.env import EnvConfig
 from glam_jax.stage1 import experiment as stage1
-from glam_jax.stage1 import latent_action
 from glam_jax.stage2.latent_bc import normalize_env_obs
 from glam_jax.train import sharding
 
@@ -145,13 +144,13 @@ def make_latent_encoder(learner, params, normalizer: Normalizer):
   """jit fn(images {key: (T, ...)}, ee_pose (T, 9A), gripper (T, A)) -> the learner's latents (T-1, d) of
   the episode's transitions (`encode`, e.g. the IDM's posterior mean; each transition's second frame
   `frame_gap` steps on, as the learner was trained)."""
-  gap = getattr(learner, 'frame_gap', 1)
+  gap = learner.frame_gap
 
   def encode(images, ee_pose, gripper):
     obs = {**images, 'ee_pose': normalizer.normalize('ee_pose', ee_pose),
            'gripper': normalizer.normalize('gripper', gripper)}
     t = ee_pose.shape[0]
-    nxt = latent_action.next_steps(np.arange(t - 1), gap, t - 1)
+    nxt = paired_steps(np.arange(t - 1), gap, t - 1)
     return learner.encode(params, jax.tree.map(lambda x: x[:-1], obs), jax.tree.map(lambda x: x[nxt], obs))
 
   return jax.jit(encode)

@@ -392,13 +392,13 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
     """Runs [(name, config, directory)] that differ only in their seed or `field` in one program, each in
     its own directory as if alone; a run already trained to the end is left as it is, and runs whose
     checkpoints were saved at different steps (made one by one earlier) are finished one by one."""
-    build = stage1.build if kind == 'world_model' else (lambda config, d: stage2.prepare(config, d))
+    build = (lambda config, d: stage1.build(config)) if kind == 'world_model' else stage2.prepare
     todo = [(config, d) for _, config, d in group
             if config.num_steps not in checkpoint.complete_steps(os.path.join(d, 'checkpoints'))]
     saved = {tuple(checkpoint.complete_steps(os.path.join(d, 'checkpoints'))) for _, d in todo}
     if len(todo) < 2 or len(saved) > 1:
       for config, d in todo:
-        learner, train, held_out = build(config) if kind == 'world_model' else build(config, d)
+        learner, train, held_out = build(config, d)
         loop.train(config, learner, train, d, held_out)
       return
     (config, first), members = todo[0], [(member_of(cfg, d, field), d) for cfg, d in todo]
@@ -406,7 +406,7 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
       if json.loads(sweep.member_config(config, member).to_json()) != json.loads(other.to_json()):
         raise ValueError(f'{d}: its config differs from {first}\'s in more than the seed and the swept field; '
                          'train them apart (--config.runs_in_one_program=off)')
-    learner, train, held_out = build(config) if kind == 'world_model' else build(config, first)
+    learner, train, held_out = build(config, first)
     if kind == 'policy':                   # the same spec: the runs differ in their seed or optimiser alone
       for _, d in todo[1:]:
         os.makedirs(d, exist_ok=True)

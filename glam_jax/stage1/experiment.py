@@ -31,8 +31,7 @@ def build(config):
   train, held_out = sources.pipeline_configs(config)
   target = Dataset(sources.source_path(config, config.target))
   learner = LEARNERS[name](config, target)
-  gap = getattr(learner, 'frame_gap', 1)
-  return learner, *(dataclasses.replace(p, frame_gap=gap) for p in (train, held_out))
+  return learner, *(dataclasses.replace(p, frame_gap=learner.frame_gap) for p in (train, held_out))
 
 
 def load(workdir: str):

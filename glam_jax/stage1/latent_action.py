@@ -16,7 +16,6 @@ from typing import Protocol
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from glam_jax.models import inputs
 
@@ -43,11 +42,6 @@ class LatentActionLearner(Protocol):
 def frame_gap_steps(seconds: float, target) -> int:
   """A frame gap in seconds -> whole control steps of the target (its `ctrl_dt`), at least one."""
   return max(1, int(round(seconds / float(target.meta.get('ctrl_dt', 0.05)))))
-
-
-def next_steps(steps: np.ndarray, gap: int, last: int) -> np.ndarray:
-  """The frame each transition pairs with: `gap` steps on, held at the episode's `last` step."""
-  return np.minimum(np.asarray(steps) + gap, last)
 
 
 def dataset_dims(config, target) -> dict:

@@ -17,10 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from glam_jax.data import schema
-from glam_jax.data.pipeline import SHARED_KEYS
+from glam_jax.data.pipeline import SHARED_KEYS, paired_steps
 from glam_jax.data.reader import Dataset
 from glam_jax.data.stats import MIN_STD, Normalizer
-from glam_jax.stage1 import latent_action
 from glam_jax.train import sharding
 
 STATS_FILE = 'stats.json'
@@ -60,7 +59,7 @@ def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int 
     rows.clear()
 
   episodes = range(ds.num_episodes) if episodes is None else episodes
-  gap = getattr(learner, 'frame_gap', 1)          # LAPA's frame gap: each transition's second frame
+  gap = learner.frame_gap                          # LAPA's frame gap: each transition's second frame
   for ep in tqdm(episodes, desc=f'relabel {os.path.basename(ds.path)}', disable=not progress):
     obs = _episode_obs(ds, ep, learner.image_keys, normalizer)
     n = int(ds.lengths[ep]) - 1
@@ -69,7 +68,7 @@ def idm_labels(learner, params, ds: Dataset, normalizer: Normalizer, batch: int 
       e = min(n, s + batch)
       if sum(len(r) for r in rows) + (e - s) > batch:
         flush()
-      nxt = latent_action.next_steps(np.arange(s, e), gap, n)
+      nxt = paired_steps(np.arange(s, e), gap, n)
       pending.append(({k: v[s:e] for k, v in obs.items()}, {k: v[nxt] for k, v in obs.items()}))
       rows.append(np.arange(start + s, start + e))
   if rows:

@@ -188,3 +188,26 @@ def test_models_read_the_views_the_sources_store():
   no_wrist = heterogeneity.resolve(SOURCES, 1, 'umi.recording.views=front')
   wm, _ = task_pipeline.view_keys(c, {s: no_wrist[s] for s in ('kinova', 'umi')})
   assert wm(('overhead/mask',)) == ('front/mask',)
+
+
+def test_the_scene_version_is_part_of_a_datasets_and_a_rows_identity(tmp_path, monkeypatch):
+  """Data and scripted-success rows made on another scene (glam_jax.sim.scene.SCENE_VERSION) are not reused:
+  the dataset's key changes, a finished dataset is not complete, a measured row does not count."""
+  from glam_jax.demos import store
+  from glam_jax.sim import scene
+  cfg = generate.GenerateConfig(task='lift', source='umi', episodes=2, out=str(tmp_path / 'umi'), seed=3,
+                                image_size=16, batch=4, render_chunk=64, progress=False, backend='native')
+  generate.generate(cfg)
+  assert generate.dataset_complete(cfg.out, cfg)
+  key = store.dataset_path('root', cfg)
+  table = str(tmp_path / 'table.json')
+  styles = heterogeneity.resolve(SOURCES, 1)
+  row = dict(task='lift', source='umi', backend='mjx', level=1, motion_key=heterogeneity.motion_key(styles['umi']),
+             successes=200, episodes=200, rate=1.0)
+  heterogeneity.record_success([row], table)
+  heterogeneity.check_measured('lift', {'kinova': 1, 'umi': 1}, 'mjx', styles, table)
+  monkeypatch.setattr(scene, 'SCENE_VERSION', scene.SCENE_VERSION + 1)
+  assert not generate.dataset_complete(cfg.out, cfg)
+  assert store.dataset_path('root', cfg) != key
+  with pytest.raises(ValueError, match='no measured scripted success'):
+    heterogeneity.check_measured('lift', {'kinova': 1, 'umi': 1}, 'mjx', styles, table)

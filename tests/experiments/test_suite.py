@@ -490,3 +490,22 @@ def test_grid_runs_each_main_cell_at_each_point_it_has(tmp_path, fake_pipeline):
     sc.grid = bad
     with pytest.raises(configs.ConfigError, match=message):
       suite.cells_of(sc, w)
+
+
+def test_a_field_added_later_leaves_the_key_at_its_neutral_value(tmp_path):
+  """A pipeline field at its NEUTRAL value gives the key and directory of a config without the field (the
+  records made before it stay theirs); any other value gives another key."""
+  import copy
+  sc = configs.load('suite', 'smoke')
+  cell = next(c for c in suite.cells_of(sc, str(tmp_path)) if c.section == 'main')
+  for field, neutral in suite.NEUTRAL.items():
+    assert cell.config[field] == neutral
+    without = copy.deepcopy(cell.config)
+    with without.unlocked():
+      del without[field]
+    older = suite.Cell(cell.section, cell.task, cell.method, without)
+    assert older.key == cell.key and older.directory('w') == cell.directory('w')
+  other = copy.deepcopy(cell.config)
+  other.runs_in_one_program = 'on'
+  assert suite.Cell(cell.section, cell.task, cell.method, other).key != cell.key
+

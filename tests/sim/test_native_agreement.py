@@ -66,13 +66,15 @@ def test_native_env_matches_mjx(rollouts):
 
 
 def test_scripted_grasps_agree():
-  """The scripted Kinova lift through its grasps on both engines (they parted ways at the first finger contact
+  """16 scripted Kinova lifts through their grasps on both engines (they parted ways at the first finger contact
   while the grippers' servo force was limited: docs/results/physics_agreement): the same successes and the
   cube at the same place, within 5 mm, at every step of every episode."""
   from glam_jax.demos import collect
   from glam_jax.sim import backends
   env = cached_env('lift', 'kinova', render=False)
-  keys = jax.random.split(jax.random.PRNGKey(1), 8)
+  # the first 16 placements of docs/results/physics_agreement's 64: with the force-limited servo of scene 1,
+  # native MuJoCo dropped placement 14 of them (a test on the first 8 passed on that scene)
+  keys = jax.random.split(jax.random.PRNGKey(1), 64)[:16]
   cube = mujoco.mj_name2id(env.mj_model, mujoco.mjtObj.mjOBJ_GEOM, 'cube_red')
   out = {}
   for backend in ('mjx', 'native'):
