@@ -121,8 +121,8 @@ def _sources():
 
 
 def _backends():
-  from glam_jax.sim.backends import BACKENDS
-  return BACKENDS
+  from glam_jax.sim.backends import CHOICES
+  return CHOICES
 
 
 def level(v):

@@ -193,10 +193,8 @@ def main(argv):
   del argv
   compile_cache.enable()
   for b in _BACKENDS.value:
-    try:
-      backends.check(b) if b != 'native_callback' else None
-    except ValueError as e:
-      raise app.UsageError(str(e)) from None
+    if b not in backends.BACKENDS + ('native_callback',):
+      raise app.UsageError(f'unknown backend {b!r}; valid: {", ".join(backends.BACKENDS)}, native_callback')
   if 'native' in _BACKENDS.value and native_ffi.library() is None:
     print('native: the C++ step could not be built (warning above); "native" rows use the Python callback')
   renders = {'both': [False, True], 'on': [True], 'off': [False]}[_RENDER.value]

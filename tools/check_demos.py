@@ -31,7 +31,7 @@ _TASKS = flags.DEFINE_list('tasks', list(TASKS), 'Tasks.')
 _SOURCES = flags.DEFINE_list('sources', list(SOURCES), 'Sources (embodiments).')
 _EPISODES = flags.DEFINE_integer('episodes', 200, 'Episodes per pair.')
 _LEVELS = flags.DEFINE_list('levels', ['0'], 'Heterogeneity levels.')
-_BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics.')
+_BACKEND = flags.DEFINE_enum('backend', 'auto', backends.CHOICES, 'Physics: mjx, native or auto (native on the CPU).')
 _SEED = flags.DEFINE_integer('seed', 1, 'Random seed.')
 _JSON = flags.DEFINE_string('json', '', 'Optional path for the figures as JSON.')
 _MARKDOWN = flags.DEFINE_string('markdown', '', 'Write the whole committed table as markdown to this path '
@@ -60,6 +60,7 @@ def main(argv):
     print(f'wrote {_MARKDOWN.value}')
     return
   compile_cache.enable()
+  backend = backends.resolve(_BACKEND.value)
   mesh = Mesh(np.array(jax.devices()), ('data',))
   n = -(-_EPISODES.value // mesh.size) * mesh.size
   print(f'{n} episodes per pair on {mesh.size} x {jax.devices()[0].platform}')
@@ -70,7 +71,7 @@ def main(argv):
   for task, source, level in [(t, s, lv) for t in _TASKS.value for s in _SOURCES.value for lv in levels
                               if lv == 0 or not SOURCES[s]]:
       style = heterogeneity.resolve(SOURCES, level)[source]
-      env = source_env(task, source, style, _BACKEND.value)
+      env = source_env(task, source, style, backend)
       run = collect.make_collector(env, motion=style.motion)
       keys = jax.device_put(jax.random.split(jax.random.PRNGKey(_SEED.value), n),
                             NamedSharding(mesh, PartitionSpec('data')))
@@ -81,7 +82,7 @@ def main(argv):
       b = collect.to_batch(compiled(keys))
       run_s = time.time() - t
       speed = collect.tcp_speeds(b, env.dt)
-      row = dict(task=task, source=source, level=level, backend=_BACKEND.value,
+      row = dict(task=task, source=source, level=level, backend=backend,
                  motion_key=heterogeneity.motion_key(style), seed=_SEED.value, episodes=n,
                  successes=int(b.success.sum()), rate=float(b.success.mean()), mean_length=float(b.length.mean()),
                  max_length=int(b.length.max()), episode_limit=env.episode_length,

@@ -45,8 +45,9 @@ _CHUNK = flags.DEFINE_integer('chunk', 64, 'Episodes per compiled call (lower it
 _EXECUTE = flags.DEFINE_integer('execute_steps', 0, 'Actions executed per plan (0: the policy config\'s).')
 _GIFS = flags.DEFINE_integer('gifs', 4, 'Episodes drawn in rollouts.gif (0: none).')
 _OUT = flags.DEFINE_string('out_dir', '', 'Where results go (default <workdir>/eval).')
-_BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS,
-                             'Physics: mjx (MuJoCo in JAX) or native (C MuJoCo on host threads; faster on CPU).')
+_BACKEND = flags.DEFINE_enum('backend', 'auto', backends.CHOICES,
+                             'Physics: mjx (MuJoCo in JAX), native (C MuJoCo on host threads; faster on CPU) or '
+                             'auto (native on the CPU, mjx on accelerators).')
 
 
 def main(argv):
@@ -82,7 +83,7 @@ def served(out_dir: str) -> None:
   success = result['success']
   out = {'policy': _REMOTE.value or os.path.abspath(_WORKDIR.value), 'method': metadata['method'],
          'success': stats.rate_summary(int(success.sum()), len(success)), 'seed': _SEED.value,
-         'backend': _BACKEND.value, 'episode_steps': result['num_steps']}
+         'backend': backends.resolve(_BACKEND.value), 'episode_steps': result['num_steps']}
   with open(os.path.join(out_dir, 'results.json'), 'w') as f:
     json.dump(out, f, indent=1)
   print(json.dumps(out['success'], indent=1))

@@ -2,7 +2,7 @@
 
 One dataset:
   python tools/generate_demos.py --task=lift --source=kinova --episodes=100 --out=data/lift/kinova \
-      [--seed=0 --image_size=64 --views=overhead,front --depth --batch=64 --overwrite --backend=mjx|native
+      [--seed=0 --image_size=64 --views=overhead,front --depth --batch=64 --overwrite --backend=auto|mjx|native
        --level=0|1|2 --source_style='umi.pose.noise_pos=0.005;...']
 A whole recipe (experiments/configs/data.py: 100 kinova + 400 umi, + 100 ur5e with --second_arm), laid out
 as <data_dir>/<task>/<source>/; sources already complete with the same settings are skipped:
@@ -11,9 +11,10 @@ as <data_dir>/<task>/<source>/; sources already complete with the same settings 
 `--level` sets how far a source without action labels (UMI) differs from the target (motion, pose error,
 appearance: glam_jax/demos/heterogeneity.py), `--source_style` overrides single settings.
 Failed attempts are dropped and counted; the scripted success rate is printed and stored in meta.json.
-The batch of attempts is sharded over all host CPU devices (one per core). `--backend=native` simulates on C
-MuJoCo instead of MJX (glam_jax/sim/backends.py): seconds to compile instead of minutes, for tests and
-quick looks; grasps differ slightly from MJX's, so keep one backend for the data and the evaluation.
+The batch of attempts is sharded over all host CPU devices (one per core). `--backend` is the physics
+(glam_jax/sim/backends.py): `native` (C MuJoCo: seconds to compile instead of minutes), `mjx`, or `auto`
+(default): native on the CPU, MJX on accelerators. Both step grasps alike since scene version 2; meta.json
+names the engine.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ _BATCH = flags.DEFINE_integer('batch', 64, 'Attempts simulated per compiled call
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace an existing dataset.')
 _RECIPE = flags.DEFINE_bool('recipe', False, 'Make the whole data recipe of --task under --data_dir.')
 _DATA_DIR = flags.DEFINE_string('data_dir', 'data', 'Root of recipe datasets.')
-_BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics: mjx or native (C MuJoCo).')
+_BACKEND = flags.DEFINE_enum('backend', 'auto', backends.CHOICES,
+                             'Physics: mjx, native (C MuJoCo) or auto (native on the CPU, mjx on accelerators).')
 _LEVEL = flags.DEFINE_integer('level', 0, 'Heterogeneity level of the sources without action labels: 0, 1, 2.')
 _SOURCE_STYLE = flags.DEFINE_string('source_style', '', "Style overrides 'SOURCE.GROUP.FIELD=VALUE;...'.")
 _SECOND_ARM = flags.DEFINE_bool('second_arm', False, 'Recipe: add the second-arm (ur5e) source.')

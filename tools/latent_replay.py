@@ -32,7 +32,8 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'World-model run directory.', re
 _SOURCES = flags.DEFINE_list('sources', list(lr.ReplayConfig.sources), 'Sources whose episodes are replayed.')
 _EPISODES = flags.DEFINE_integer('episodes', 50, 'Episodes per source.')
 _SEED = flags.DEFINE_integer('seed', lr.ReplayConfig.seed, 'Seed of the unseen source episodes.')
-_BACKEND = flags.DEFINE_enum('backend', 'mjx', backends.BACKENDS, 'Physics of the source episodes and replays.')
+_BACKEND = flags.DEFINE_enum('backend', 'auto', backends.CHOICES, 'Physics of the source episodes and replays: mjx, '
+                             'native or auto (native on the CPU, mjx on accelerators).')
 _OUT = flags.DEFINE_string('out', None, 'Output directory (default: <workdir>/latent_replay).')
 _LEVEL = flags.DEFINE_integer('level', 0, 'Heterogeneity level of the source episodes: 0, 1 or 2.')
 _SOURCE_STYLE = flags.DEFINE_string('source_style', '', "Style overrides 'SOURCE.GROUP.FIELD=VALUE;...'.")

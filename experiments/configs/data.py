@@ -25,7 +25,8 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.views = ('overhead', 'front')
   c.depth = False
   c.seed = 0
-  c.backend = 'mjx'              # physics of the scripted episodes: mjx, or native (C MuJoCo; glam_jax/sim/backends.py)
+  c.backend = 'auto'             # physics of the scripted episodes: mjx, native (C MuJoCo) or auto = native on the
+                                 # CPU, mjx on accelerators (glam_jax/sim/backends.py)
   # how far the auxiliary sources differ from the target (glam_jax/demos/heterogeneity.py): level 0, 1 or 2,
   # and per-setting overrides 'SOURCE.GROUP.FIELD=VALUE;...' (e.g. 'umi.pose.noise_pos=0.005')
   c.heterogeneity = 0

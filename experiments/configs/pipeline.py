@@ -52,7 +52,8 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   # a row: tools/bench_sweep.py), 'on', 'off'
   c.runs_in_one_program = 'auto'
   c.trials = 100                      # evaluation episodes per method and seed
-  c.backend = 'mjx'                   # physics of data, evaluation and replay: mjx or native (glam_jax/sim/backends.py)
+  c.backend = 'auto'                  # physics of data, evaluation and replay: mjx, native or auto = native on the
+                                      # CPU, mjx on accelerators (glam_jax/sim/backends.py); records store which
   c.heterogeneity = 0                 # how far the auxiliary sources differ from the target: 0, 1 or 2
   c.source_style = ''                 # per-setting overrides 'SOURCE.GROUP.FIELD=VALUE;...' (glam_jax/demos/heterogeneity.py)
   c.world_model_views = 'shared'      # where sources store other views: the world model reads those all store, or 'target'

@@ -45,9 +45,12 @@ class GenerateConfig:
   min_success_rate: float = 0.5    # give up when attempts outrun this rate
   overwrite: bool = False
   progress: bool = True
-  backend: str = 'mjx'             # physics (`sim.backends`): 'native' compiles in seconds, grasps differ a little
+  backend: str = 'auto'            # physics (`sim.backends`): mjx, native or auto (native on the CPU); stored resolved
   style: heterogeneity.Style = heterogeneity.DEFAULT    # how this source's recording differs from the target's
   level: int = 0                   # the heterogeneity level `style` came from (a label in meta.json)
+
+  def __post_init__(self):
+    object.__setattr__(self, 'backend', backends.resolve(self.backend))     # a dataset's key names its engine
 
 
 def source_seed(seed: int, source: str) -> int:
@@ -60,7 +63,7 @@ def check_source(source: str) -> None:
     raise ValueError(f'unknown source {source!r}; valid sources: {", ".join(SOURCES)}')
 
 
-def source_env(task: str, source: str, style: heterogeneity.Style = heterogeneity.DEFAULT, backend: str = 'mjx'):
+def source_env(task: str, source: str, style: heterogeneity.Style = heterogeneity.DEFAULT, backend: str = 'auto'):
   """The environment (no rendering) a source's demonstrations are collected in: stepped at its recording's
   control rate, its episode limit (the task's, in seconds) stretched by its motion style's `length_scale`."""
   env = make_env(task, source, render=False)

@@ -106,10 +106,10 @@ def first_success(success: np.ndarray) -> np.ndarray:
 
 def evaluate(env: Env, controller: Controller, params, trials: int, seed: int = 0, chunk: int = 64,
              num_steps: int | None = None, keep_frames: int = 0, progress: bool = True,
-             backend: str = 'mjx') -> dict:
+             backend: str = 'auto') -> dict:
   """Runs `trials` episodes in chunks; host arrays: `success` (N,) (ever succeeded), `first_success` (N,),
   `tcp` (N, T, A, 3), `action` (N, T, action_size), and the geometry poses of the first `keep_frames`
-  episodes for pictures. `backend` is the physics (`sim.backends`): `native` is the faster one on CPU."""
+  episodes for pictures. `backend` is the physics (`sim.backends`; `auto`: native on the CPU, MJX elsewhere)."""
   if trials < 1:
     raise ValueError(f'trials must be positive, got {trials}')
   env = backends.with_backend(env, backend)

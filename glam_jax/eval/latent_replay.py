@@ -37,7 +37,7 @@ from glam_jax.data.stats import Normalizer
 from glam_jax.demos import collect, generate, heterogeneity
 from glam_jax.eval import stats
 from glam_jax.eval.closed_loop import episode_success
-from glam_jax.sim import backends, camera, make_env
+from glam_jax.sim import backends, camera, make_env, scene
 from glam_jax.sim.env import EnvConfig
 from glam_jax.stage1 import experiment as stage1
 from glam_jax.stage2.latent_bc import normalize_env_obs
@@ -55,9 +55,12 @@ class ReplayConfig:
   batch: int = 50                # scripted attempts per compiled call
   render_chunk: int = 256
   max_batches: int = 20
-  backend: str = 'mjx'           # physics of the source episodes and the replays (`sim.backends`)
+  backend: str = 'auto'          # physics of the source episodes and the replays (`sim.backends`); stored resolved
   heterogeneity: int = 0         # the sources' styles, as the data recipe's (`demos/heterogeneity.py`)
   source_style: str = ''
+
+  def __post_init__(self):
+    object.__setattr__(self, 'backend', backends.resolve(self.backend))
 
   def style(self, source: str) -> heterogeneity.Style:
     return heterogeneity.resolve(generate.SOURCES, self.heterogeneity, self.source_style)[source]
@@ -124,7 +127,8 @@ def cached_source_episodes(task: str, source: str, cfg: ReplayConfig, views, ima
     return source_episodes(task, source, cfg, views, image_size)
   style = cfg.style(source)
   styled = '' if style == heterogeneity.DEFAULT else f'-style{heterogeneity.style_key(style)}'
-  name = f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}-{cfg.backend}{styled}.npz'
+  name = (f'{task}-{source}-seed{cfg.seed}-n{cfg.episodes}-{image_size}px-{"+".join(views)}-{cfg.backend}'
+          f'-scene{scene.SCENE_VERSION}{styled}.npz')          # episodes of another scene are other episodes
   path = os.path.join(cache_dir, name)
   if os.path.exists(path):
     with np.load(path) as f:

@@ -58,11 +58,11 @@ def rollout_gif(env, result: dict, path: str, views, image_size: int, fps: float
 
 
 def evaluate_policy(workdir: str, trials: int, seed: int = 1000, chunk: int = 64, execute_steps: int = 0,
-                    gifs: int = 4, out_dir: str = '', progress: bool = True, backend: str = 'mjx') -> dict:
+                    gifs: int = 4, out_dir: str = '', progress: bool = True, backend: str = 'auto') -> dict:
   """Rolls out the policy of `workdir` for `trials` episodes on the `backend` physics (`sim.backends`);
   writes `<out_dir>/results.json` and `rollouts.gif` (out_dir defaults to `<workdir>/eval`) and returns the
   results."""
-  backends.check(backend)
+  backend = backends.resolve(backend)
   learner, params, spec, _ = stage2.load(workdir)
   execute_steps = execute_steps or spec['execute_steps']
   env = make_env(spec['task'], TARGET, render=False)

@@ -23,6 +23,7 @@ from glam_jax.demos import generate, heterogeneity
 from glam_jax.eval import scaling
 from glam_jax.experiments import protocol, task_pipeline, verdicts
 from glam_jax.experiments.stages import config_hash, say, write_json
+from glam_jax.sim import backends
 
 
 PER_STAGE_FIELDS = ('seeds', 'trials')      # pipeline fields the main job's stages key themselves
@@ -65,9 +66,10 @@ def _portable(config, *drop):
   """The config without its data directory (which names the suite's workdir; the recipe that fixes the
   data is in the config anyway), the fields `drop` and the `NEUTRAL` fields at their neutral value: what a
   cell's key and directory hash, so that a suite's record means the same under any workdir and machine
-  (`merge_records`)."""
+  (`merge_records`), with the physics it runs on (`auto` resolved: a cpu record's cells are not a GPU's)."""
   named = copy.deepcopy(config)
   with named.unlocked():
+    named.backend = backends.resolve(named.backend)
     for field in ('data_dir', *drop, *(f for f, v in NEUTRAL.items() if named.get(f) == v)):
       del named[field]
     for stage in ('world_model', 'policy'):
@@ -561,7 +563,7 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
         points[','.join(p for p in (fixed, label) if p)] = block
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
-  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': sc.pipeline.backend, 'tasks': list(sc.tasks),
+  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': backends.resolve(sc.pipeline.backend), 'tasks': list(sc.tasks),
           'methods': names, 'protocol': {'version': shown, 'text': protocol.HISTORY.get(shown, ''),
                                          'lacks': protocol.LACKS.get(shown, ''),
                                          'renamed': protocol.NAMES_NOW.get(shown, {})},

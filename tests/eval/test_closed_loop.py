@@ -19,7 +19,7 @@ def env():
 def scripted(env):
   """The scripted demonstrator on MJX, 16 trials, with every episode's geometry poses."""
   return closed_loop.evaluate(env, ScriptedController(env), None, trials=16, seed=3, chunk=16, keep_frames=16,
-                              progress=False)
+                              progress=False, backend='mjx')
 
 
 def test_scripted_demonstrator_succeeds_and_random_fails(env, scripted):

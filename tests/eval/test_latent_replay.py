@@ -39,10 +39,26 @@ def test_tracking_error_counts_only_the_source_steps():
   np.testing.assert_allclose(err, [0.1, 0.02])
 
 
+def test_cached_source_episodes_are_made_again_on_another_scene(tmp_path, monkeypatch):
+  """The cache of source episodes is keyed by the settings and the scene version: a scene change (a new
+  gripper) makes the episodes again instead of replaying the old scene's."""
+  from glam_jax.sim import scene
+  made = []
+  monkeypatch.setattr(lr, 'source_episodes', lambda *a: made.append(a) or {
+      'keys': np.zeros((1, 2), np.uint32) + len(made), 'images': {'overhead/rgb': np.zeros((1, 2, 4, 4, 3), np.uint8)}})
+  cfg = lr.ReplayConfig(episodes=1, backend='native')
+  first = lr.cached_source_episodes('lift', 'kinova', cfg, ('overhead',), 4, str(tmp_path))
+  again = lr.cached_source_episodes('lift', 'kinova', cfg, ('overhead',), 4, str(tmp_path))
+  assert len(made) == 1 and np.array_equal(again['keys'], first['keys']) and again['images'].keys() == {'overhead/rgb'}
+  monkeypatch.setattr(scene, 'SCENE_VERSION', scene.SCENE_VERSION + 1)
+  other = lr.cached_source_episodes('lift', 'kinova', cfg, ('overhead',), 4, str(tmp_path))
+  assert len(made) == 2 and other['keys'][0, 0] == 2
+
+
 @pytest.mark.slow
 def test_replaying_recorded_actions_reproduces_the_source_episode(get_env):
   """The replay starts from the source's placement and pose: a Kinova episode's own actions, replayed, redo it."""
-  cfg = lr.ReplayConfig(episodes=4, batch=4, seed=5)
+  cfg = lr.ReplayConfig(episodes=4, batch=4, seed=5, backend='mjx')      # replayed on MJX below
   eps = lr.source_episodes('lift', 'kinova', cfg, ('overhead',), 16)
   env = get_env('lift', 'kinova', render=False)
   run = collect.make_collector(env)

@@ -206,6 +206,13 @@ def test_data_of_each_physics_backend_has_its_own_directory(tmp_path):
   mjx = _recipe_dir(suite.Cell('main', 'lift', 'mip', suite.pipeline_config(sc, 'lift', 'mip', str(tmp_path))))
   assert native != mjx
   assert _recipe_dir(suite.Cell('main', 'lift', 'glam_o', suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)))) == mjx
+  # `auto` (the default) is the engine it resolves to, native on the CPU: the same data, key and directory
+  sc.pipeline.backend = 'native'
+  named = suite.Cell('main', 'lift', 'glam_o', suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)))
+  sc.pipeline.backend = 'auto'
+  auto = suite.Cell('main', 'lift', 'glam_o', suite.pipeline_config(sc, 'lift', 'glam_o', str(tmp_path)))
+  assert _recipe_dir(auto) == native and auto.key == named.key
+  assert auto.directory(str(tmp_path)) == named.directory(str(tmp_path))
 
 
 def test_a_cell_keeps_its_directory_when_seeds_or_trials_change(tmp_path):

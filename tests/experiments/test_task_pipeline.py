@@ -43,7 +43,7 @@ def test_configs_that_cannot_work_fail_before_any_work(tmp_path):
     task_pipeline.plan(c, str(tmp_path / 'run'))
   c.methods = ('glam_o', 'mip')
   c.backend = 'bullet'
-  with pytest.raises(configs.ConfigError, match="backend: unknown physics backend 'bullet'; valid physics backends: mjx, native"):
+  with pytest.raises(configs.ConfigError, match="backend: unknown physics backend 'bullet'; valid physics backends: auto, mjx, native"):
     task_pipeline.plan(c, str(tmp_path / 'run'))
   c.backend = 'native'
   c.world_model = ml_collections.ConfigDict({'num_stepz': 3})

@@ -90,8 +90,9 @@ def test_batch_shape_and_threads_do_not_change_results(native, episodes):
 
 def test_bad_input_fails_clearly(native, get_env):
   env = get_env('lift', 'kinova', render=False)
-  with pytest.raises(ValueError, match="unknown physics backend 'bullet'; valid: mjx, native"):
+  with pytest.raises(ValueError, match="unknown physics backend 'bullet'; valid: auto, mjx, native"):
     backends.with_backend(env, 'bullet')
+  assert isinstance(backends.with_backend(env, 'auto'), NativeEnv)      # auto: native on the CPU
   with pytest.raises(ValueError, match="runs on native MuJoCo"):
     backends.with_backend(native, 'mjx')
   assert backends.with_backend(env, 'mjx') is env and backends.with_backend(native, 'native') is native
@@ -139,3 +140,9 @@ def test_without_a_compiler_the_python_callback_steps(tmp_path, monkeypatch, nat
   assert os.listdir(tmp_path) == []                      # no half-built library left behind
   monkeypatch.setattr(native_ffi, 'library', lambda: None)
   assert NativeSimulator(native.mj_model, threads=1).ffi_key is None
+
+
+def test_auto_is_native_on_the_cpu_and_mjx_on_accelerators(monkeypatch):
+  assert backends.resolve('auto') == 'native' and backends.resolve('mjx') == 'mjx'
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'gpu')
+  assert backends.resolve('auto') == 'mjx' and backends.resolve('native') == 'native'
