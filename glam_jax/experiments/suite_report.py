@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from glam_jax import viz
-from glam_jax.eval import report, scaling
+from glam_jax.eval import report, scaling, stats
 from glam_jax.experiments import verdicts
 
 # one colour per method of the paper's table (11) and a few more, no two alike
@@ -252,22 +252,29 @@ def heterogeneity_lines(results: dict) -> list:
 
 def grid_lines(results: dict) -> list:
   """Each main-table method at each point of the hyper-parameter grid: success with its Wilson interval and
-  seeds, beside the main table's cell (exploratory: outside the record's Holm family)."""
+  seeds, beside the main table's cell, and the point's difference to that cell with Newcombe's interval
+  (exploratory: outside the record's Holm family)."""
   if not results.get('grid'):
     return []
   interval = report.interval
   lines = ['', '## Hyper-parameter grid', '',
-           'Each main-table cell at each grid point (the suite\'s `grid`); the main table\'s setting for reference. '
-           'Exploratory: not in the Holm family of the verdicts.', '',
-           '| task | method | point | success k/n | 95 % Wilson | seeds |', '|---|---|---|---|---|---|']
+           'Each main-table cell at each grid point (the suite\'s `grid`); the main table\'s setting for reference, '
+           'and each point minus it with Newcombe\'s 95 % interval. Exploratory: not in the Holm family of the '
+           'verdicts.', '',
+           '| task | method | point | success k/n | 95 % Wilson | seeds | point - main table [Newcombe 95 %] |',
+           '|---|---|---|---|---|---|---|']
   for task, by_method in results['grid'].items():
     for m, points in by_method.items():
       base = results['main'].get(task, {}).get(m)
       rows = ([('main table', base)] if base else []) + sorted(points.items())
       for label, b in rows:
         s = b['success']
+        diff = '–'
+        if base and b is not base:
+          c = stats.compare(s, base['success'])
+          diff = f"{s['rate'] - base['success']['rate']:+.3f} {interval(*c['newcombe_two_sided'])}"
         lines.append(f"| {task} | {m} | {label} | {s['successes']}/{s['trials']} | "
-                     f"{interval(s['wilson_low'], s['wilson_high'], '.2f')} | {len(b.get('seeds') or [])} |")
+                     f"{interval(s['wilson_low'], s['wilson_high'], '.2f')} | {len(b.get('seeds') or [])} | {diff} |")
   return lines
 
 

@@ -487,7 +487,16 @@ def test_grid_runs_each_main_cell_at_each_point_it_has(tmp_path, fake_pipeline):
   assert set(results['grid']['lift']['glam_o']) == {f'learning_rate={lr},align_weight={a}'
                                                     for lr in ('0.0001', '0.0003') for a in ('0.5', '2')}
   assert set(results['grid']['lift']['mip']) == {'learning_rate=0.0001', 'learning_rate=0.0003'}
-  assert '## Hyper-parameter grid' in suite_report.markdown(results)
+  base = results['main']['lift']['mip']['success']
+  results['grid']['lift']['mip']['learning_rate=0.0001']['success'] = stats.rate_summary(base['successes'] // 2,
+                                                                                         base['trials'])
+  text = suite_report.markdown(results)
+  assert '## Hyper-parameter grid' in text
+  # each point against its main-table cell: the difference of the rates and Newcombe's interval
+  point = results['grid']['lift']['mip']['learning_rate=0.0001']['success']
+  lo, hi = stats.newcombe(point['successes'], point['trials'], base['successes'], base['trials'])
+  row = next(line for line in text.splitlines() if line.startswith('| lift | mip | learning_rate=0.0001 |'))
+  assert row.endswith(f"| {point['rate'] - base['rate']:+.3f} [{lo:.3f}, {hi:.3f}] |"), row
   sc.grid = 'trials=4,8'                        # not a stage field: a cell per point
   assert sorted(c.name for c in suite.cells_of(sc, w) if c.section == 'grid') == [
       'grid/lift/glam_o/trials=4', 'grid/lift/glam_o/trials=8', 'grid/lift/mip/trials=4', 'grid/lift/mip/trials=8']
