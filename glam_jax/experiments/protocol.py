@@ -19,7 +19,8 @@ HISTORY = {
        'policy decoder h(z); LAPA\'s tokens of 32 from the frame-feature difference, its probe reading the '
        'proprioception; LAWM pre-training over every latent of the chunk; per-episode outcomes',
     3: 'as 2, on scene version 2: the grippers\' servo force no longer limited, so C MuJoCo and MJX step '
-       'grasps alike (docs/results/physics_agreement); every dataset made anew',
+       'grasps alike (docs/results/physics_agreement); every dataset made anew; physics `auto`: the CPU '
+       'presets on native MuJoCo',
 }
 
 # What each older version's method names ran, in today's names (a report of an old record shows these).
