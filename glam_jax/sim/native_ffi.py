@@ -23,7 +23,9 @@ import numpy as np
 
 from glam_jax import compile_cache
 
-SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), f) for f in ('native_step.cc', 'native_render.cc'))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = tuple(os.path.join(_HERE, f) for f in ('native_step.cc', 'native_render.cc'))
+HEADERS = (os.path.join(_HERE, 'native_pool.h'),)      # part of the library's hash, not compiled alone
 TARGET = 'glam_mj_step'
 RENDER_TARGET = 'glam_ray_render'
 
@@ -37,7 +39,7 @@ def _mujoco_library() -> str:
 
 def library_path() -> str:
   """Where the built library lives: named by a hash of its source and of the versions it is built against."""
-  text = b''.join(open(source, 'rb').read() for source in SOURCES)
+  text = b''.join(open(source, 'rb').read() for source in SOURCES + HEADERS)
   tag = hashlib.sha256(text + f'{mujoco.__version__} {jaxlib.__version__} {sys.platform}'.encode()).hexdigest()
   cache = os.environ.get('GLAM_JAX_CACHE') or compile_cache.DEFAULT_DIR
   return os.path.join(os.path.dirname(os.path.abspath(cache)), 'native', f'native_step-{tag[:12]}.so')

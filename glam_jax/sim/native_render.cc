@@ -17,9 +17,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <thread>
 #include <vector>
 
+#include "native_pool.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -284,10 +284,7 @@ ffi::Error Render(ffi::Buffer<ffi::F32> pos, ffi::Buffer<ffi::F32> mat, ffi::Buf
     }
   };
   const int64_t k = std::max<int64_t>(1, std::min<int64_t>(threads, jobs));
-  std::vector<std::thread> helpers;
-  for (int64_t i = 1; i < k; ++i) helpers.emplace_back(work, jobs * i / k, jobs * (i + 1) / k);
-  work(0, jobs / k);
-  for (auto& t : helpers) t.join();
+  glam::WorkerPool::Run(k, [&](int64_t i) { work(jobs * i / k, jobs * (i + 1) / k); });
   return ffi::Error::Success();
 }
 

@@ -2,8 +2,8 @@
 //
 // The Python callback path (native_env.NativeSimulator) spends ~0.5 ms of a 1.45 ms control step at 8
 // environments outside MuJoCo: jax's pure_callback placing its arguments and converting its results, and
-// handing half the batch to a Python thread. Here XLA calls C++ directly and a slice of the batch goes to a
-// std::thread.
+// handing half the batch to a Python thread. Here XLA calls C++ directly and slices of the batch go to the
+// process's persistent helper threads (native_pool.h).
 //
 // A simulator is registered once per process under a key (a hash of the model and of the output layout,
 // made in Python): the compiled program names only the key, never an address, so a program from the
@@ -20,10 +20,10 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "mujoco/mujoco.h"
+#include "native_pool.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -97,13 +97,10 @@ ffi::Error Step(ffi::Buffer<ffi::F32> states, ffi::ResultBuffer<ffi::F32> out, i
   const int64_t k = std::max<int64_t>(1, std::min<int64_t>(sim->datas.size(), n));
   std::string error;
   std::mutex error_lock;
-  std::vector<std::thread> helpers;
-  for (int64_t j = 1; j < k; ++j)
-    helpers.emplace_back(RunSlice, sim, sim->datas[j], nstep, states.typed_data(), out->typed_data(), n * j / k,
-                         n * (j + 1) / k, &error, &error_lock);
-  // this thread takes slice 0: one hand-over fewer
-  RunSlice(sim, sim->datas[0], nstep, states.typed_data(), out->typed_data(), 0, n / k, &error, &error_lock);
-  for (auto& t : helpers) t.join();
+  glam::WorkerPool::Run(k, [&](int64_t j) {
+    RunSlice(sim, sim->datas[j], nstep, states.typed_data(), out->typed_data(), n * j / k, n * (j + 1) / k, &error,
+             &error_lock);
+  });
   if (!error.empty()) return ffi::Error::Internal("glam_mj_step: " + error);
   return ffi::Error::Success();
 }

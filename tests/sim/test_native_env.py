@@ -133,6 +133,33 @@ def test_compiled_programs_name_the_model_not_an_address(native):
   assert str(native.simulator.ffi_key) in hlo
 
 
+POOL_CHECK = """
+import itertools, jax, jax.numpy as jnp, numpy as np
+from mujoco import mjx
+from glam_jax.sim import make_env, native_ffi
+from glam_jax.sim.native_env import NativeEnv, STATE_SPEC
+env = make_env('lift', 'kinova', render=False)
+keys = jax.random.split(jax.random.PRNGKey(4), 8)
+states = jax.jit(jax.vmap(lambda k: mjx.get_state(env.mjx_model, env.reset(k).data, STATE_SPEC)))(keys)
+sims = {t: NativeEnv(env, threads=t).simulator for t in (1, 2, 3)}
+step = jax.jit(native_ffi.step, static_argnums=(0, 1, 3))
+for repeat, n, t in itertools.product(range(10), (1, 2, 3, 5, 8), (3, 2)):
+  want = step(sims[1].ffi_key, env.n_substeps, states[:n], sims[1].output_size)
+  got = step(sims[t].ffi_key, env.n_substeps, states[:n], sims[t].output_size)
+  np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+print('pool ok')
+"""
+
+
+def test_helper_threads_give_one_thread_results_and_never_stall():
+  """The FFI calls' persistent helper threads (native_pool.h): with more helpers than slices, fewer, as many,
+  on the first call (helpers started by it) and on many calls in a row, bitwise the one-thread results; in a
+  child process with a deadline, so a call that waits forever fails the test instead of hanging it."""
+  out = subprocess.run([sys.executable, '-c', POOL_CHECK], capture_output=True, text=True, timeout=240,
+                       env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert out.returncode == 0 and 'pool ok' in out.stdout, out.stderr[-3000:]
+
+
 def test_without_a_compiler_the_python_callback_steps(tmp_path, monkeypatch, native):
   monkeypatch.setenv('CXX', 'false')
   with pytest.raises(RuntimeError, match='failed'):
