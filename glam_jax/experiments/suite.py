@@ -563,7 +563,8 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
         points[','.join(p for p in (fixed, label) if p)] = block
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
-  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': backends.resolve(sc.pipeline.backend), 'tasks': list(sc.tasks),
+  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': backends.resolve(sc.pipeline.backend),
+          'tasks': list(sc.tasks),
           'methods': names, 'protocol': {'version': shown, 'text': protocol.HISTORY.get(shown, ''),
                                          'lacks': protocol.LACKS.get(shown, ''),
                                          'renamed': protocol.NAMES_NOW.get(shown, {})},
