@@ -210,7 +210,8 @@ PIPELINE = {
     'source_style': text, 'world_model_views': choice(('shared', 'target')), 'eval_seed': SEED,
     'eval_chunk': integer(low=1, high=1 << 16), 'gifs': integer(low=0, high=64),
     'replay_episodes': integer(low=0, high=100_000), 'replay_sources': NAMES_OF(_sources, 'source', min_len=0),
-    'probe_episodes': integer(low=2, high=100_000),
+    'probe_episodes': lambda v: integer(low=0, high=100_000)(v) or (
+        f'must be 0 (no probe) or at least 2, got {v}' if v == 1 else None),
 }
 
 SUITE = {

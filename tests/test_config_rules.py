@@ -40,7 +40,7 @@ def test_every_field_has_a_rule_and_the_defaults_pass_it(kind, variants):
     ('replay_episodes', -3, 'replay_episodes must be at least 0'),
     ('image_size', 0, 'image_size must be at least 8'),
     ('replay_sources', ('umi', 'ufo'), "replay_sources: unknown source 'ufo'"),
-    ('probe_episodes', 1, 'probe_episodes must be at least 2'),
+    ('probe_episodes', 1, 'probe_episodes must be 0 (no probe) or at least 2, got 1'),
 ])
 def test_the_issues_bad_values_are_refused_before_any_work(tmp_path, field, value, message):
   c = configs.load('pipeline', 'lift,smoke')

@@ -62,7 +62,7 @@ def get_config(arg: str = 'lift') -> ml_collections.ConfigDict:
   c.gifs = 4                          # rollouts drawn in each method's GIF (0: none)
   c.replay_episodes = 20              # latent replay: unseen episodes per source per latent method (0: skip)
   c.replay_sources = ('umi', 'kinova')
-  c.probe_episodes = 100              # alignment probe (glam_jax/eval/alignment.py): episodes per source
+  c.probe_episodes = 100              # alignment probe (glam_jax/eval/alignment.py): episodes per source (0: skip)
   if size == 'paper':
     c.seeds = (0, 1, 2)
     c.trials = 50                     # the paper: 50 trials per training seed

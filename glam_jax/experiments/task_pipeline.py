@@ -373,6 +373,7 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
     f.write(c.to_json_best_effort(indent=1))
   stages = Stages(workdir, log)
   replay = c.replay_episodes > 0
+  probing = c.probe_episodes > 0
   field = p.sweep[0]
   stage_field = lambda stage: field.partition('.')[2] if field.startswith(stage + '.') else ''
   stack = runs_in_one_program(c)
@@ -386,7 +387,7 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
   wm_groups = training_groups([(arm, world_models[arm][0], d) for d, arm in first_arm.items()], stack,
                               stage_field('world_model'))
   run_groups = training_groups([(r[0], r[2], r[3]) for r in runs], stack, stage_field('policy'))
-  total = (2 + len(wm_groups) + (3 if replay else 2) * len(first_arm) + len(pretrained) + len(run_groups)
+  total = (2 + len(wm_groups) + (1 + probing + replay) * len(first_arm) + len(pretrained) + len(run_groups)
            + len(runs))
   step = iter(range(1, total + 1))
 
@@ -442,8 +443,9 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
     first = next(pc for m, _, pc, _ in runs if m == arm)
     stages.run(f'relabel_{name}', key, lambda pc=first: stage2.relabel_sources(pc), next(step), total)
     others = [source for source in p.episodes if source != policy_eval.TARGET]
-    stages.run(f'alignment_{name}', config_hash(wc, data_key, others, c.probe_episodes),
-               lambda d=wm_dir, o=others: alignment.run(d, o, c.probe_episodes), next(step), total)
+    if probing:
+      stages.run(f'alignment_{name}', config_hash(wc, data_key, others, c.probe_episodes),
+                 lambda d=wm_dir, o=others: alignment.run(d, o, c.probe_episodes), next(step), total)
   # the data stage's batch of scripted attempts: its compiled collector serves the replay episodes too
   replay_cfg = latent_replay.ReplayConfig(sources=tuple(c.replay_sources), episodes=c.replay_episodes,
                                           batch=generate.GenerateConfig.batch, backend=c.backend,
@@ -484,7 +486,7 @@ def _run(c, p: Plan, workdir: str, log, compiles: dict) -> dict:
       gif = os.path.join(mine[0][3], 'eval', 'rollouts.gif')
       if c.gifs and os.path.exists(gif):
         shutil.copyfile(gif, os.path.join(workdir, f'rollouts_{arm}.gif'))
-      if m.learner:
+      if probing and m.learner:
         with open(os.path.join(wm[1], 'alignment', 'results.json')) as f:
           probe = json.load(f)
         results[arm]['alignment'] = {k: probe[k] for k in ('truth', 'metric', 'episodes', 'results')}

@@ -277,16 +277,20 @@ def _final_losses(workdir: str) -> dict:
 def test_a_methods_runs_in_one_program_give_the_results_of_separate_runs(tmp_path):
   """A cell's three policy seeds trained in one compiled program (`runs_in_one_program=on`) give each seed
   the run directory, losses (to float rounding) and per-episode outcomes of the three seeds trained one by
-  one; the record says how they were trained."""
+  one; the record says how they were trained. (Without the probe and replay, `probe_episodes=0` and
+  `replay_episodes=0`: no stage of theirs runs, and the stages are counted without them.)"""
   data = tmp_path / 'data'
-  common = ('--config.seeds=0,1,2', f'--config.data_dir={data}', '--config.replay_episodes=0', '--config.gifs=0')
+  common = ('--config.seeds=0,1,2', f'--config.data_dir={data}', '--config.replay_episodes=0', '--config.gifs=0',
+            '--config.probe_episodes=0')
   runs = {}
   for mode in ('off', 'on'):
     r = _run(str(tmp_path / mode), ('glam_o',), *common, f'--config.runs_in_one_program={mode}')
     assert r.returncode == 0, r.stderr[-4000:]
     assert ('3 runs in one program' in r.stdout) == (mode == 'on')
+    assert re.search(r'\[(\d+)/\1\] report', r.stdout) and 'alignment_' not in r.stdout
     with open(tmp_path / mode / 'results.json') as f:
       runs[mode] = json.load(f)['methods']['glam_o']
+    assert 'alignment' not in runs[mode]
   apart, together = runs['off'], runs['on']
   assert together['training'].pop('runs_in_one_program') and not apart['training'].pop('runs_in_one_program')
   assert together['policy_seeds'] == apart['policy_seeds'] == [0, 1, 2]
