@@ -225,10 +225,7 @@ def _plan(c, workdir: str) -> Plan:
     raise configs.ConfigError(str(e)) from None
   if len({m.name for m in chosen}) != len(chosen):
     raise configs.ConfigError(f'a method is named twice in methods={list(c.methods)}')
-  try:
-    c.backend = backends.resolve(c.backend)     # 'auto' -> the engine: what the records and dataset keys say
-  except ValueError as e:
-    raise configs.ConfigError(str(e)) from None
+  c.backend = backends.resolve(c.backend)     # 'auto' -> the engine (config_rules refused unknown names)
   episodes = recipe_sources(c.episodes)
   try:
     given = store.imported(c.datasets)          # datasets given by path: read, never generated or written

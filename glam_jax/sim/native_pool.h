@@ -19,7 +19,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 namespace glam {
 
@@ -67,12 +66,11 @@ class WorkerPool {
   }
 
   void Grow(int64_t helpers) {
-    while (static_cast<int64_t>(threads_.size()) < helpers) {
-      const int64_t index = static_cast<int64_t>(threads_.size()) + 1;       // slice 0 is the caller's
+    while (helpers_ < helpers) {
+      const int64_t index = ++helpers_;                        // slice 0 is the caller's
       // the generation before this call's job: a helper that starts late still takes the job
       const uint64_t before = generation_.load(std::memory_order_acquire);
-      threads_.emplace_back([this, index, before] { Serve(index, before); });
-      threads_.back().detach();
+      std::thread([this, index, before] { Serve(index, before); }).detach();
     }
   }
 
@@ -111,7 +109,7 @@ class WorkerPool {
   std::atomic<int64_t> remaining_{0};       // helper slices not yet finished
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t slices_ = 0;
-  std::vector<std::thread> threads_;
+  int64_t helpers_ = 0;                     // helper threads started (detached: they live as long as the process)
 };
 
 }  // namespace glam
