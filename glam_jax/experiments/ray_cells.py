@@ -18,7 +18,7 @@ import os
 import signal
 import time
 
-from glam_jax import compile_cache
+from glam_jax import allocator, compile_cache
 from glam_jax.experiments import protocol, suite
 from glam_jax.experiments.stages import say, write_json
 
@@ -32,6 +32,7 @@ def _cell_task(cell, workdir: str, prev, commit: str) -> dict:
   """In the worker: runs the cell, its log lines printed (Ray forwards them to the driver) and kept in
   `<cell dir>/cell.log`."""
   compile_cache.enable()                # the persistent cache the local executor uses: no cold compiles
+  allocator.keep_freed_memory()         # as every tool does (glam_jax/cli.py): no page faults every step
   d = cell.directory(workdir)
   os.makedirs(d, exist_ok=True)
   with open(os.path.join(d, 'cell.log'), 'a') as f:
