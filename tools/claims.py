@@ -5,7 +5,8 @@
 Reads each record's `results.json` (written by `tools/run_suite.py ... --report_only`, which also writes the
 record's own claims.md with the numbers) and writes one page with a verdict per claim and record
 (glam_jax/experiments/claims.py). Records are judged one by one, never pooled. Default records: every
-directory under docs/results holding a suite's results.json.
+directory under docs/results holding a suite's results.json with cells of the reference method (a record of
+one baseline alone, such as docs/results/backend_agreement, tests no claim).
 """
 from __future__ import annotations
 
@@ -40,17 +41,27 @@ def read_record(path: str) -> dict:
   return results
 
 
+def compares(results: dict) -> bool:
+  """Whether a record holds the reference method's cells, which every claim compares against."""
+  return any(results['reference'] in by for by in results['main'].values())
+
+
 def main(argv):
   paths = _RECORDS.value or sorted(os.path.dirname(p) for p in glob.glob('docs/results/*/results.json')
                                    if 'preset' in json.load(open(p)))
   if not paths:
     raise ConfigError('no suite record found: give --records')
   records = [(p, read_record(p)) for p in paths]
+  if not _RECORDS.value:         # by default, only records of the comparison (not a one-method backend record)
+    skipped = [p for p, r in records if not compares(r)]
+    records = [(p, r) for p, r in records if compares(r)]
+    if skipped:
+      print(f'skipped, no {records[0][1]["reference"] if records else "reference"} cell: {", ".join(skipped)}')
   here = os.path.dirname(os.path.abspath(_OUT.value))
   linked = [(os.path.relpath(os.path.abspath(p), here), r) for p, r in records]
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
   write_text(_OUT.value, claims.index(linked, command))
-  print(f'wrote {_OUT.value} from {len(records)} record(s): {", ".join(paths)}')
+  print(f'wrote {_OUT.value} from {len(records)} record(s): {", ".join(p for p, _ in records)}')
 
 
 if __name__ == '__main__':

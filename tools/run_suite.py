@@ -27,12 +27,10 @@ import os
 
 os.environ.setdefault('XLA_FLAGS', f'--xla_force_host_platform_device_count={os.cpu_count()}')
 
-import platform  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
-import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
@@ -108,8 +106,7 @@ def main(argv):
       else:
         status = suite.run_cells(cells, workdir, jobs=_JOBS.value, commit=commit)
   results = suite.assemble(sc, cells, status, workdir, version)
-  results['machine'] = (f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x '
-                        f'{jax.devices()[0].device_kind}')
+  results['machine'] = suite.machine()           # where the report was written; the cells' are their records'
   write_json(os.path.join(workdir, 'results.json'), results)
   if results['main']:
     suite_report.main_table_chart(results, os.path.join(workdir, 'main_table.png'))

@@ -14,6 +14,7 @@ import math
 from glam_jax import methods
 from glam_jax.eval import report, stats
 from glam_jax.experiments import verdicts
+from glam_jax.sim import tasks as sim_tasks
 
 REPRODUCED, NOT_REPRODUCED, NOT_MEASURED, NOT_TESTABLE = (
     'reproduced', 'not reproduced', 'not measured yet', 'not testable at this size')
@@ -78,6 +79,9 @@ def beats_best_baseline(results: dict) -> dict:
     why += f"; baselines not in this record: {', '.join(missing)}"
   if skipped:
     why += f"; not testable on {', '.join(skipped)}"
+  absent = [t for t in sim_tasks.TASKS if t not in results['main']]
+  if absent:                               # a verdict on some tasks must not read as one on all five
+    why += f"; tasks not in this record yet: {', '.join(absent)}"
   return _claim(claim, verdict, why, WELCH, lines)
 
 

@@ -26,6 +26,10 @@ HISTORY = {
 # What each older version's method names ran, in today's names (a report of an old record shows these).
 NAMES_NOW = {1: {'clam': 'clam_aux', 'clam_o': 'clam_o_aux'}}
 
+# The physics of a version's cells whose records do not name it (made before records named it).
+PHYSICS_UNRECORDED = {1: 'mjx', 2: 'mjx',
+                      3: 'auto, as resolved where each cell ran (native MuJoCo on a CPU, MJX on an accelerator)'}
+
 # What a record of each version cannot support, said in its report.
 LACKS = {1: 'per-episode outcomes (no paired comparison over placements)'}
 

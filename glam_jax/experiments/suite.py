@@ -347,6 +347,20 @@ def _by_task(cells: list) -> list:
   return sorted(groups.values(), key=len, reverse=True)
 
 
+def _recorded(records: list, field: str, unrecorded: dict = protocol.PHYSICS_UNRECORDED) -> str:
+  """What the main table's cell records say of `field` (their physics, their machines), each value once; a
+  record made before records named it counts as its protocol version's `unrecorded` value, if any."""
+  values = [r.get(field) or unrecorded.get(protocol.of_cell(r)) for r in records]
+  return '; '.join(dict.fromkeys(v for v in values if v))
+
+
+def machine() -> str:
+  """This process's machine as records name it: host, CPU cores and devices."""
+  import platform
+  import jax
+  return f'{platform.node()}: {os.cpu_count()} CPU cores, {jax.device_count()} x {jax.devices()[0].device_kind}'
+
+
 def run_cell(cell: Cell, workdir: str, prev: dict | None = None, commit: str = '', log=say) -> dict:
   """Runs one cell (the main job in its directory, resuming its finished stages) and returns its record for
   `cells.json`; a failure of the cell is recorded (its traceback in `<dir>/error.txt`), not raised. `prev`:
@@ -368,6 +382,7 @@ def run_cell(cell: Cell, workdir: str, prev: dict | None = None, commit: str = '
       out = json.load(f)
     # the record carries the cell's results: cells.json alone makes the report, on any machine
     return timed({'key': cell.key, 'status': 'done', 'protocol_version': protocol.VERSION,
+                  'backend': backends.resolve(cell.config.backend), 'machine': machine(),
                   'results': cell_results(cell, out['methods']), 'stage_seconds': out.get('timings', {}),
                   **({'compile_cache': out['compile_cache']} if 'compile_cache' in out else {})})
   except Exception as e:                      # noqa: BLE001 - recorded; the other cells go on
@@ -563,7 +578,9 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
         points[','.join(p for p in (fixed, label) if p)] = block
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
-  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': backends.resolve(sc.pipeline.backend),
+  done = [status[c.name] for c in cells if c.section == 'main' and _finished(c, status, workdir, version)]
+  out = {'preset': sc.preset, 'reference': sc.reference, 'backend': _recorded(done, 'backend'),
+         'cell_machines': _recorded(done, 'machine', unrecorded={}),
           'tasks': list(sc.tasks),
           'methods': names, 'protocol': {'version': shown, 'text': protocol.HISTORY.get(shown, ''),
                                          'lacks': protocol.LACKS.get(shown, ''),

@@ -382,10 +382,12 @@ def markdown(results: dict, command: str = '', commit: str = '') -> str:
   lines = [f"# Suite `{results['preset']}`", '']
   if command:
     lines += [f'Command: `{command}`' + (f' at commit `{commit}`' if commit else ''), '']
+  if results.get('cell_machines'):
+    lines += [f"Cells ran on: {results['cell_machines']}", '']
   if results.get('machine'):
-    lines += [f"Machine: {results['machine']}", '']
+    lines += [f"Report written on: {results['machine']}", '']
   if results.get('backend'):
-    lines += [f"Physics: {results['backend']} (data, evaluation and replay)", '']
+    lines += [f"Physics of the main table's cells: {results['backend']} (data, evaluation and replay)", '']
   pr = results.get('protocol')
   if pr:
     lines += [f"Protocol version {pr['version']}: {pr['text']}."]

@@ -12,6 +12,7 @@ from glam_jax import configs
 from glam_jax.demos import store
 from glam_jax.eval import stats
 from glam_jax.experiments import suite, suite_report, task_pipeline
+from glam_jax.sim import backends
 
 
 def _fake_results(task, method, successes, trials=100):
@@ -342,6 +343,10 @@ def test_records_are_keyed_by_protocol_and_resolved_configs(tmp_path, fake_pipel
   keys = {c.name: c.key for c in cells}
   status = suite.run_cells(cells, w, log=lambda m: None)
   assert {s['protocol_version'] for s in status.values()} == {protocol.VERSION}
+  # each record names its physics and machine, and the report says them, not the reporting machine's
+  engine = backends.resolve(sc.pipeline.backend)
+  assert {(s['backend'], s['machine']) for s in status.values()} == {(engine, suite.machine())}
+  assert suite.assemble(sc, cells, status, w)['backend'] == engine
   # a change inside a resolved config (not in the pipeline config) changes the key, not the directory
   plan = task_pipeline.plan
 
@@ -361,7 +366,8 @@ def test_records_are_keyed_by_protocol_and_resolved_configs(tmp_path, fake_pipel
   monkeypatch.setattr(protocol, 'VERSION', protocol.VERSION - 1)
 
   # a record of version 1 (no version field: made before versions existed), with today's clam_o name
-  old = {n.replace('/mip', '/clam_o'): {k: v for k, v in r.items() if k != 'protocol_version'}
+  old = {n.replace('/mip', '/clam_o'): {k: v for k, v in r.items() if k not in ('protocol_version', 'backend',
+                                                                                 'machine')}
          for n, r in status.items()}
   os.makedirs(tmp_path / 'old')
   with open(tmp_path / 'old' / 'cells.json', 'w') as f:
@@ -376,6 +382,7 @@ def test_records_are_keyed_by_protocol_and_resolved_configs(tmp_path, fake_pipel
   assert results['main']['lift']['clam_o_aux']['success'] == status['main/lift/mip']['results']['success']
   text = suite_report.markdown(results)
   assert 'Protocol version 1' in text and "the record's `clam_o` is `clam_o_aux` here" in text and 'lacks' in text
+  assert "Physics of the main table's cells: mjx " in text and 'Cells ran on' not in text   # version 1: MJX only
   # read with today's cells, an older cell is not pooled: it is listed as of an earlier protocol
   mixed = {**status, 'main/lift/mip': {**status['main/lift/mip'], 'protocol_version': 1}}
   today = suite.assemble(sc, cells, mixed, w)

@@ -28,6 +28,12 @@ def test_old_record_regenerates_report_and_claims(tmp_path):
   assert r.returncode == 0, r.stderr[-3000:]
   index = out.read_text()
   assert index.count('](suite_cpu/claims.md) | 1 |') == 8 and 'not testable at this size' in index
+  # by default every committed record of the comparison; a one-method record (the backend check) tests no claim
+  r = _run('tools/claims.py', f'--out={tmp_path / "all.md"}')
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert 'skipped, no glam_o cell: docs/results/backend_agreement' in r.stdout
+  every = (tmp_path / 'all.md').read_text()
+  assert 'backend_agreement' not in every and 'suite_cpu_p3' in every
   bad = _run('tools/claims.py', f'--records={tmp_path}', f'--out={tmp_path / "x.md"}')
   assert bad.returncode == 2 and bad.stderr.strip().startswith('error:') and 'no results.json' in bad.stderr
   assert 'Traceback' not in bad.stderr and not (tmp_path / 'x.md').exists()
