@@ -56,7 +56,7 @@ def main(argv):
     skipped = [p for p, r in records if not compares(r)]
     records = [(p, r) for p, r in records if compares(r)]
     if skipped:
-      print(f'skipped, no {records[0][1]["reference"] if records else "reference"} cell: {", ".join(skipped)}')
+      print(f'skipped, no cell of the reference method: {", ".join(skipped)}')
   here = os.path.dirname(os.path.abspath(_OUT.value))
   linked = [(os.path.relpath(os.path.abspath(p), here), r) for p, r in records]
   command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)

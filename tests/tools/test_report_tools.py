@@ -31,7 +31,7 @@ def test_old_record_regenerates_report_and_claims(tmp_path):
   # by default every committed record of the comparison; a one-method record (the backend check) tests no claim
   r = _run('tools/claims.py', f'--out={tmp_path / "all.md"}')
   assert r.returncode == 0, r.stderr[-3000:]
-  assert 'skipped, no glam_o cell: docs/results/backend_agreement' in r.stdout
+  assert 'skipped, no cell of the reference method: docs/results/backend_agreement' in r.stdout
   every = (tmp_path / 'all.md').read_text()
   assert 'backend_agreement' not in every and 'suite_cpu_p3' in every
   bad = _run('tools/claims.py', f'--records={tmp_path}', f'--out={tmp_path / "x.md"}')
