@@ -547,11 +547,12 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
   scaling curves with the exchange rate; the third source against target + UMI; the methods at each
   heterogeneity level (`_heterogeneity`). Cells of one protocol
   version only: today's, or `version` for an older record read on its own (`cells_of_record`)."""
-  main = {}
+  main, done = {}, []                     # done: the finished main cells' records (their physics, machines)
   for cell in cells:
     r = cell.section == 'main' and _finished(cell, status, workdir, version)
     if r:
       main.setdefault(cell.task, {})[cell.method] = r
+      done.append(status[cell.name])
   comparisons = {}
   for task, by_method in main.items():
     ref = by_method.get(sc.reference)
@@ -578,7 +579,6 @@ def assemble(sc, cells: list, status: dict, workdir: str, version: int | None = 
         points[','.join(p for p in (fixed, label) if p)] = block
   shown = protocol.VERSION if version is None else version
   names = list(sc.methods) if version is None else list(dict.fromkeys(c.method for c in cells if c.section == 'main'))
-  done = [status[c.name] for c in cells if c.section == 'main' and _finished(c, status, workdir, version)]
   out = {'preset': sc.preset, 'reference': sc.reference, 'backend': _recorded(done, 'backend'),
          'cell_machines': _recorded(done, 'machine', unrecorded={}),
           'tasks': list(sc.tasks),
